@@ -1,0 +1,229 @@
+//! The HTTP face of keyward: one module per API, each implementing the trait
+//! generated from its spec with thin handlers, and its own error shape.
+//!
+//! Every endpoint answers through [`Reply`], success or error, so that an
+//! error response can carry headers (`Unkey-Request-Id`, `WWW-Authenticate`),
+//! which dropshot's error path cannot. For the same reason the generated
+//! traits take [`Body`], [`QueryParams`] and [`PathParams`]: they wrap
+//! dropshot's extractors but hand a parse failure to the handler instead of
+//! answering it in dropshot's own shape.
+
+pub mod sinch_access_keys;
+pub mod unkey;
+
+use async_trait::async_trait;
+use dropshot::{
+    ApiEndpointBodyContentType, ApiEndpointResponse, ClientErrorStatusCode, ExclusiveExtractor, ExtractorMetadata,
+    HttpError, HttpResponse, HttpResponseOk, Path, Query, RequestContext, ServerContext, SharedExtractor, TypedBody,
+};
+use http::{HeaderMap, StatusCode};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
+
+/// The response of an endpoint whose 200 body is `T`: either that body or an
+/// error of the endpoint's API, with any headers.
+pub struct Reply<T> {
+    response: Result<http::Response<dropshot::Body>, HttpError>,
+    body: PhantomData<fn() -> T>,
+}
+
+impl<T: Serialize> Reply<T> {
+    pub fn ok(body: &T, headers: HeaderMap) -> Reply<T> {
+        Reply::json(StatusCode::OK, body, headers)
+    }
+}
+
+impl<T> Reply<T> {
+    /// Any status with a JSON body; errors are built so.
+    pub fn json(status: StatusCode, body: &impl Serialize, headers: HeaderMap) -> Reply<T> {
+        let response = serde_json::to_vec(body)
+            .map_err(|e| HttpError::for_internal_error(format!("serializing a response: {e}")))
+            .and_then(|bytes| {
+                let mut response = http::Response::builder()
+                    .status(status)
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(dropshot::Body::from(bytes))
+                    .map_err(|e| HttpError::for_internal_error(format!("building a response: {e}")))?;
+                response.headers_mut().extend(headers);
+                Ok(response)
+            });
+        Reply { response, body: PhantomData }
+    }
+}
+
+impl<T: JsonSchema + Serialize + Send + Sync + 'static> HttpResponse for Reply<T> {
+    fn to_result(self) -> Result<http::Response<dropshot::Body>, HttpError> {
+        self.response
+    }
+
+    // The documented response is the 200 body; errors are documented per API.
+    fn response_metadata() -> ApiEndpointResponse {
+        HttpResponseOk::<T>::response_metadata()
+    }
+
+    fn status_code(&self) -> StatusCode {
+        match &self.response {
+            Ok(response) => response.status(),
+            Err(error) => error.status_code.as_status(),
+        }
+    }
+}
+
+/// What an API's error type offers the shared machinery.
+pub trait ApiError: dropshot::HttpResponseError + Send + Sync + 'static {
+    /// Renders the error for the request `request_id`.
+    fn into_reply<T>(self, request_id: &RequestId) -> Reply<T>;
+
+    /// Headers that every successful response of the API carries.
+    fn success_headers(_request_id: &RequestId) -> HeaderMap {
+        HeaderMap::new()
+    }
+}
+
+/// Runs a handler's work and renders its outcome: the 200 body, or the API's
+/// error. Server-side failures are logged with the request id here, since
+/// dropshot only sees a finished response.
+pub async fn answer<C, T, E>(
+    rqctx: &RequestContext<C>,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<Reply<T>, E>
+where
+    C: ServerContext,
+    T: Serialize,
+    E: ApiError,
+{
+    let request_id = RequestId::of(rqctx);
+    Ok(match work.await {
+        Ok(body) => Reply::ok(&body, E::success_headers(&request_id)),
+        Err(error) => {
+            if error.status_code().is_server_error() {
+                slog::error!(rqctx.log, "request failed"; "error" => %error);
+            }
+            error.into_reply(&request_id)
+        }
+    })
+}
+
+/// A request id in Unkey's format, `req_` and 32 hex digits: dropshot's own
+/// request id (the `x-request-id` header and the log's `req_id`) without its
+/// dashes, so one id finds a request everywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub fn of<C: ServerContext>(rqctx: &RequestContext<C>) -> RequestId {
+        RequestId(format!("req_{}", rqctx.request_id.replace('-', "")))
+    }
+
+    /// For the rare error raised outside a handler, where dropshot's id is unknown.
+    pub fn generate() -> RequestId {
+        RequestId(format!("req_{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The status a request that dropshot rejected is answered with. Everything
+/// it rejects while parsing (malformed JSON, a wrong content type, a missing
+/// parameter, an oversized body) is the client's fault, which both specs
+/// document as 400; a wrong method keeps its 405.
+pub fn client_visible_status(error: &HttpError) -> StatusCode {
+    let status = error.status_code.as_status();
+    match status.as_u16() {
+        405 => status,
+        s if (400..500).contains(&s) => StatusCode::BAD_REQUEST,
+        _ => status,
+    }
+}
+
+/// A JSON (or form) request body: dropshot's [`TypedBody`], but a body that
+/// does not parse is kept for the handler to answer.
+pub struct Body<T>(Result<T, HttpError>);
+
+/// Query parameters: dropshot's [`Query`], keeping a parse failure.
+pub struct QueryParams<T>(Result<T, HttpError>);
+
+/// Path parameters: dropshot's [`Path`], keeping a parse failure.
+pub struct PathParams<T>(Result<T, HttpError>);
+
+macro_rules! parsed_accessors {
+    ($($wrapper:ident),*) => {$(
+        impl<T> $wrapper<T> {
+            /// The parsed value, or dropshot's description of what is wrong with it.
+            pub fn parsed(self) -> Result<T, HttpError> {
+                self.0
+            }
+        }
+    )*};
+}
+parsed_accessors!(Body, QueryParams, PathParams);
+
+#[async_trait]
+impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> ExclusiveExtractor for Body<T> {
+    async fn from_request<C: ServerContext>(
+        rqctx: &RequestContext<C>,
+        request: hyper::Request<dropshot::Body>,
+    ) -> Result<Self, HttpError> {
+        Ok(Body(TypedBody::<T>::from_request(rqctx, request).await.map(TypedBody::into_inner)))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <TypedBody<T> as ExclusiveExtractor>::metadata(content_type)
+    }
+}
+
+#[async_trait]
+impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> SharedExtractor for QueryParams<T> {
+    async fn from_request<C: ServerContext>(rqctx: &RequestContext<C>) -> Result<Self, HttpError> {
+        Ok(QueryParams(<Query<T> as SharedExtractor>::from_request(rqctx).await.map(Query::into_inner)))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <Query<T> as SharedExtractor>::metadata(content_type)
+    }
+}
+
+#[async_trait]
+impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> SharedExtractor for PathParams<T> {
+    async fn from_request<C: ServerContext>(rqctx: &RequestContext<C>) -> Result<Self, HttpError> {
+        Ok(PathParams(<Path<T> as SharedExtractor>::from_request(rqctx).await.map(Path::into_inner)))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <Path<T> as SharedExtractor>::metadata(content_type)
+    }
+}
+
+fn not_allowed<C: ServerContext>(rqctx: &RequestContext<C>) -> HttpError {
+    HttpError::for_client_error(
+        None,
+        ClientErrorStatusCode::METHOD_NOT_ALLOWED,
+        format!("method {} is not allowed on {}", rqctx.request.method(), rqctx.request.uri().path()),
+    )
+}
+
+/// Hidden endpoint for a method a path does not document.
+pub async fn method_not_allowed<C: ServerContext, E: ApiError>(rqctx: RequestContext<C>) -> Result<Reply<()>, E> {
+    Ok(E::from(not_allowed(&rqctx)).into_reply(&RequestId::of(&rqctx)))
+}
+
+/// [`method_not_allowed`] for a path with variables, which dropshot requires
+/// every endpoint of the path to extract.
+pub async fn method_not_allowed_at<C, P, E>(rqctx: RequestContext<C>, _path: PathParams<P>) -> Result<Reply<()>, E>
+where
+    C: ServerContext,
+    P: DeserializeOwned + JsonSchema + Send + Sync + 'static,
+    E: ApiError,
+{
+    Ok(E::from(not_allowed(&rqctx)).into_reply(&RequestId::of(&rqctx)))
+}

@@ -1,0 +1,145 @@
+//! Sinch's (Google-style) error shape:
+//! `{"error":{"code":<http status>,"message","status":"<CANONICAL>","details":[]}}`.
+
+use crate::api::{ApiError, Reply, RequestId, client_visible_status};
+use dropshot::{ErrorStatusCode, HttpError};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// An error answered on a Sinch route.
+#[derive(Debug)]
+pub struct Error {
+    status: StatusCode,
+    /// The canonical status name; see [`canonical_status`].
+    canonical: &'static str,
+    message: String,
+    /// The `WWW-Authenticate` challenge of a 401.
+    challenge: Option<String>,
+    /// What only the log may see of a server-side failure.
+    internal: Option<String>,
+}
+
+impl Error {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Error {
+        Error { status, canonical: canonical_status(status), message: message.into(), challenge: None, internal: None }
+    }
+
+    pub fn not_implemented() -> Error {
+        Error::new(StatusCode::NOT_IMPLEMENTED, "this operation is not implemented yet")
+    }
+
+    /// A 400 whose cause is the project's state, not the request's syntax.
+    pub fn failed_precondition(message: impl Into<String>) -> Error {
+        Error { canonical: "FAILED_PRECONDITION", ..Error::new(StatusCode::BAD_REQUEST, message) }
+    }
+
+    /// Adds the `WWW-Authenticate` challenge of a 401.
+    pub fn with_challenge(mut self, challenge: impl Into<String>) -> Error {
+        self.challenge = Some(challenge.into());
+        self
+    }
+
+    pub fn canonical_status(&self) -> &'static str {
+        self.canonical
+    }
+
+    fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetails {
+                code: self.status.as_u16(),
+                message: self.message.clone(),
+                status: self.canonical,
+                details: Vec::new(),
+            },
+        }
+    }
+}
+
+/// The canonical status name of an HTTP status, as the real service uses them.
+fn canonical_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        // grpc-gateway, which serves the real API, names a wrong method so.
+        405 | 501 => "UNIMPLEMENTED",
+        409 => "ALREADY_EXISTS",
+        503 => "UNAVAILABLE",
+        _ => "INTERNAL_ERROR",
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+struct ErrorBody {
+    error: ErrorDetails,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct ErrorDetails {
+    /// The HTTP status code.
+    code: u16,
+    message: String,
+    /// The canonical status name, e.g. `INVALID_ARGUMENT`.
+    status: &'static str,
+    /// Always empty: keyward attaches no details.
+    details: Vec<serde_json::Value>,
+}
+
+impl ApiError for Error {
+    // Sinch's error body has no request id; dropshot's `x-request-id` header
+    // carries it.
+    fn into_reply<T>(self, _request_id: &RequestId) -> Reply<T> {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = self.challenge.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+            headers.insert(http::header::WWW_AUTHENTICATE, value);
+        }
+        Reply::json(self.status, &self.body(), headers)
+    }
+}
+
+impl From<crate::storage::StorageError> for Error {
+    // The client learns only that it failed; the log line gets the cause.
+    fn from(error: crate::storage::StorageError) -> Error {
+        Error { internal: Some(error.to_string()), ..Error::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error") }
+    }
+}
+
+impl From<HttpError> for Error {
+    fn from(error: HttpError) -> Error {
+        Error::new(client_visible_status(&error), error.external_message)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.canonical, self.message)?;
+        match &self.internal {
+            Some(internal) => write!(f, " ({internal})"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.body().serialize(serializer)
+    }
+}
+
+impl JsonSchema for Error {
+    fn schema_name() -> String {
+        "SinchError".to_string()
+    }
+
+    fn json_schema(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+        ErrorBody::json_schema(generator)
+    }
+}
+
+impl dropshot::HttpResponseError for Error {
+    fn status_code(&self) -> ErrorStatusCode {
+        ErrorStatusCode::from_status(self.status).unwrap_or(ErrorStatusCode::INTERNAL_SERVER_ERROR)
+    }
+}

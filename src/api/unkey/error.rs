@@ -1,0 +1,142 @@
+//! Unkey's error shape: `{"error":{"code","docs","message","requestId"}}`,
+//! with the request id also in the `Unkey-Request-Id` header.
+
+use crate::api::{ApiError, Reply, RequestId, client_visible_status};
+use dropshot::{ErrorStatusCode, HttpError};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+pub const REQUEST_ID_HEADER: &str = "unkey-request-id";
+
+/// An error answered on an Unkey route. The public `code` follows from the
+/// status, as in the spec's `Err*` schemas.
+#[derive(Debug)]
+pub struct Error {
+    status: StatusCode,
+    message: String,
+    /// What only the log may see of a server-side failure.
+    internal: Option<String>,
+}
+
+impl Error {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Error {
+        Error { status, message: message.into(), internal: None }
+    }
+
+    pub fn not_implemented() -> Error {
+        Error::new(StatusCode::NOT_IMPLEMENTED, "this operation is not implemented yet")
+    }
+
+    pub fn code(&self) -> &'static str {
+        code_for(self.status)
+    }
+
+    fn body(&self, request_id: &RequestId) -> ErrorBody {
+        let code = self.code();
+        ErrorBody {
+            error: ErrorDetails {
+                code,
+                docs: format!("https://unkey.dev/docs/api-reference/errors/code/{code}"),
+                message: self.message.clone(),
+                request_id: request_id.to_string(),
+            },
+        }
+    }
+}
+
+/// The code of each status, as the spec's `Err*` schemas and Unkey's own
+/// error table name them.
+fn code_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "BAD_REQUEST",
+        401 => "UNAUTHORIZED",
+        403 => "FORBIDDEN",
+        404 => "NOT_FOUND",
+        405 => "METHOD_NOT_ALLOWED",
+        409 => "CONFLICT",
+        429 => "TOO_MANY_REQUESTS",
+        501 => "NOT_IMPLEMENTED",
+        _ => "INTERNAL_SERVER_ERROR",
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+struct ErrorBody {
+    error: ErrorDetails,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct ErrorDetails {
+    /// A machine readable error code.
+    code: &'static str,
+    /// A link to the documentation of this error code.
+    docs: String,
+    /// A human readable explanation of what went wrong.
+    message: String,
+    /// Include this id in an error report.
+    request_id: String,
+}
+
+impl ApiError for Error {
+    fn into_reply<T>(self, request_id: &RequestId) -> Reply<T> {
+        Reply::json(self.status, &self.body(request_id), Error::success_headers(request_id))
+    }
+
+    /// Every Unkey response names its request in `Unkey-Request-Id`.
+    fn success_headers(request_id: &RequestId) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
+            headers.insert(REQUEST_ID_HEADER, value);
+        }
+        headers
+    }
+}
+
+impl From<crate::storage::StorageError> for Error {
+    // The client learns only that it failed; the log line gets the cause.
+    fn from(error: crate::storage::StorageError) -> Error {
+        Error { internal: Some(error.to_string()), ..Error::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error") }
+    }
+}
+
+impl From<HttpError> for Error {
+    fn from(error: HttpError) -> Error {
+        Error::new(client_visible_status(&error), error.external_message)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message)?;
+        match &self.internal {
+            Some(internal) => write!(f, " ({internal})"),
+            None => Ok(()),
+        }
+    }
+}
+
+// Dropshot renders an endpoint's `Err` itself, which happens only when a
+// `Reply` could not be built; that body still has Unkey's shape.
+impl Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.body(&RequestId::generate()).serialize(serializer)
+    }
+}
+
+impl JsonSchema for Error {
+    fn schema_name() -> String {
+        "UnkeyError".to_string()
+    }
+
+    fn json_schema(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+        ErrorBody::json_schema(generator)
+    }
+}
+
+impl dropshot::HttpResponseError for Error {
+    fn status_code(&self) -> ErrorStatusCode {
+        ErrorStatusCode::from_status(self.status).unwrap_or(ErrorStatusCode::INTERNAL_SERVER_ERROR)
+    }
+}

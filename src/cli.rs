@@ -1,0 +1,253 @@
+//! The `keyward` command line. Every flag also reads a `KEYWARD_*` variable.
+
+use crate::domain::admin::{self, Bootstrap, IssuedAccessKey, IssuedRootKey};
+use crate::domain::clock::{Clock, SystemClock};
+use crate::server::{self, ServerConfig};
+use crate::storage::Storage;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about = "Self-hosted API key management: the Unkey v1 and Sinch Access Keys APIs")]
+pub struct Cli {
+    /// SQLite database, created if missing.
+    #[arg(long, global = true, env = "KEYWARD_DATABASE_URL", default_value = "sqlite://keyward.db")]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve both APIs. On an empty database, first creates a `default`
+    /// workspace with a `*` root key and a `default` project with an access
+    /// key, and prints them once.
+    Serve(ServeArgs),
+    /// Manage Unkey workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Manage Unkey root keys.
+    #[command(subcommand, name = "root-key")]
+    RootKey(RootKeyCommand),
+    /// Manage Unkey roles.
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Manage Sinch projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KEYWARD_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Use this root key for the bootstrap workspace instead of a random one.
+    #[arg(long, env = "KEYWARD_BOOTSTRAP_ROOT_KEY", hide_env_values = true)]
+    pub bootstrap_root_key: Option<String>,
+    /// Use this access key, as `<id>:<secret>`, for the bootstrap project.
+    #[arg(long, env = "KEYWARD_BOOTSTRAP_ACCESS_KEY", hide_env_values = true)]
+    pub bootstrap_access_key: Option<String>,
+    #[arg(long, env = "KEYWARD_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct Output {
+    /// Print created secrets as one JSON object on stdout, for scripts.
+    #[arg(long, env = "KEYWARD_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl From<LogLevel> for dropshot::ConfigLoggingLevel {
+    fn from(level: LogLevel) -> Self {
+        match level {
+            LogLevel::Trace => dropshot::ConfigLoggingLevel::Trace,
+            LogLevel::Debug => dropshot::ConfigLoggingLevel::Debug,
+            LogLevel::Info => dropshot::ConfigLoggingLevel::Info,
+            LogLevel::Warn => dropshot::ConfigLoggingLevel::Warn,
+            LogLevel::Error => dropshot::ConfigLoggingLevel::Error,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace and a root key with `*`.
+    Create {
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Disable a workspace: its root keys and keys stop working.
+    Disable {
+        #[arg(value_name = "WORKSPACE_ID")]
+        workspace_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RootKeyCommand {
+    /// Create a root key with exactly the given permissions.
+    Create {
+        #[arg(long, env = "KEYWARD_WORKSPACE")]
+        workspace: String,
+        /// A permission such as `*`, `api.*.create_key` or `api.<apiId>.read_key`; repeatable.
+        #[arg(long = "permission", env = "KEYWARD_PERMISSIONS", value_delimiter = ',')]
+        permissions: Vec<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Create a role with its permissions, for keys to be given by name.
+    Create {
+        #[arg(long, env = "KEYWARD_WORKSPACE")]
+        workspace: String,
+        #[arg(value_name = "ROLE_NAME")]
+        name: String,
+        /// A permission name; repeatable.
+        #[arg(long = "permission", env = "KEYWARD_PERMISSIONS", value_delimiter = ',')]
+        permissions: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project and its first access key.
+    Create {
+        #[arg(long, env = "KEYWARD_PROJECT_NAME", default_value = "default")]
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let clock = SystemClock;
+    match cli.command {
+        Command::Serve(args) => serve(cli.database_url, args).await,
+        command => {
+            let storage = Storage::open(&cli.database_url).await?;
+            let result = admin_command(&storage, clock.now_ms(), command).await;
+            storage.close().await;
+            result
+        }
+    }
+}
+
+async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
+    let config = ServerConfig {
+        bind: args.bind,
+        database_url,
+        bootstrap_root_key: args.bootstrap_root_key,
+        bootstrap_access_key: args.bootstrap_access_key.as_deref().map(admin::parse_access_key).transpose()?,
+        log_level: args.log_level.into(),
+    };
+    let running = server::start(config, Arc::new(SystemClock)).await?;
+    if let Some(bootstrap) = &running.bootstrap {
+        print_bootstrap(bootstrap, args.output.json)?;
+    }
+    eprintln!("keyward: serving the Unkey and Sinch APIs on http://{}", running.local_addr());
+    server::serve_until_signalled(running).await
+}
+
+async fn admin_command(storage: &Storage, now_ms: i64, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(_) => unreachable!("serve is handled by run"),
+        Command::Workspace(WorkspaceCommand::Create { name, output }) => {
+            let issued = admin::create_workspace(storage, now_ms, &name, None).await?;
+            print_root_key(&issued, output.json)
+        }
+        Command::Workspace(WorkspaceCommand::Disable { workspace_id }) => {
+            admin::disable_workspace(storage, &workspace_id).await?;
+            eprintln!("workspace {workspace_id} is disabled");
+            Ok(())
+        }
+        Command::RootKey(RootKeyCommand::Create { workspace, permissions, output }) => {
+            let issued = admin::create_root_key(storage, now_ms, &workspace, permissions, None).await?;
+            print_root_key(&issued, output.json)
+        }
+        Command::Role(RoleCommand::Create { workspace, name, permissions }) => {
+            let role_id = admin::create_role(storage, now_ms, &workspace, &name, &permissions).await?;
+            println!("{role_id}");
+            Ok(())
+        }
+        Command::Project(ProjectCommand::Create { name, output }) => {
+            let issued = admin::create_project(storage, now_ms, &name, None).await?;
+            print_access_key(&issued, output.json)
+        }
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}
+
+fn print_root_key(issued: &IssuedRootKey, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(issued);
+    }
+    println!("workspace id: {}", issued.workspace_id);
+    println!("root key id:  {}", issued.root_key_id);
+    println!("root key:     {}", issued.root_key);
+    println!("permissions:  {}", issued.permissions.join(", "));
+    eprintln!("The root key is shown only this once; keyward stores only its hash.");
+    Ok(())
+}
+
+fn print_access_key(issued: &IssuedAccessKey, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(issued);
+    }
+    println!("project id:    {}", issued.project_id);
+    println!("access key id: {}", issued.access_key_id);
+    println!("secret:        {}", issued.secret);
+    eprintln!("The secret is shown only this once; keyward stores only its hash.");
+    Ok(())
+}
+
+/// The bootstrap credentials go to stderr, away from the JSON log lines'
+/// consumers, unless `--json` asks for them on stdout.
+fn print_bootstrap(bootstrap: &Bootstrap, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(bootstrap);
+    }
+    eprintln!(
+        "\n\
+         ==================== keyward: first start ====================\n\
+         Created on this empty database; shown only this once.\n\
+         \n\
+         Unkey API   workspace {}\n\
+         \x20           root key  {}\n\
+         \x20           use:      Authorization: Bearer <root key>\n\
+         \n\
+         Sinch API   project   {}\n\
+         \x20           key id    {}\n\
+         \x20           secret    {}\n\
+         \x20           use:      curl -u <key id>:<secret> ...\n\
+         ===============================================================\n",
+        bootstrap.unkey.workspace_id,
+        bootstrap.unkey.root_key,
+        bootstrap.sinch.project_id,
+        bootstrap.sinch.access_key_id,
+        bootstrap.sinch.secret,
+    );
+    Ok(())
+}

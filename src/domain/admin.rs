@@ -1,0 +1,162 @@
+//! Operator actions: what the CLI does, and what `serve` does on an empty
+//! database. Each returns the secrets it created; they are shown once and
+//! stored only as hashes.
+
+use crate::domain::{ids::new_id, secrets};
+use crate::storage::{NewAccessKey, NewRootKey, Storage};
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+/// Root keys carry this prefix, as Unkey's own do.
+const ROOT_KEY_PREFIX: &str = "unkey";
+const ROOT_KEY_BYTES: u8 = 16;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedRootKey {
+    pub workspace_id: String,
+    pub root_key_id: String,
+    pub root_key: String,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedAccessKey {
+    pub project_id: String,
+    pub access_key_id: String,
+    pub secret: String,
+}
+
+/// Creates a workspace and a root key with `*` for it.
+pub async fn create_workspace(
+    storage: &Storage,
+    now_ms: i64,
+    name: &str,
+    root_key: Option<String>,
+) -> anyhow::Result<IssuedRootKey> {
+    if name.trim().is_empty() {
+        bail!("a workspace needs a name");
+    }
+    let workspace_id = new_id("ws", now_ms);
+    storage.create_workspace(&workspace_id, name, now_ms).await?;
+    create_root_key(storage, now_ms, &workspace_id, vec!["*".to_string()], root_key).await
+}
+
+/// Creates a root key with exactly `permissions`. `key` fixes the key itself,
+/// for scripted set-ups; otherwise a random one is made.
+pub async fn create_root_key(
+    storage: &Storage,
+    now_ms: i64,
+    workspace_id: &str,
+    permissions: Vec<String>,
+    key: Option<String>,
+) -> anyhow::Result<IssuedRootKey> {
+    if !storage.workspace_exists(workspace_id).await? {
+        bail!("no workspace {workspace_id}");
+    }
+    let root_key = match key {
+        Some(key) if key.trim().is_empty() => bail!("a root key cannot be empty"),
+        Some(key) => key,
+        None => secrets::new_unkey_key(Some(ROOT_KEY_PREFIX), ROOT_KEY_BYTES),
+    };
+    let root_key_id = new_id("key", now_ms);
+    storage
+        .create_root_key(&NewRootKey {
+            id: &root_key_id,
+            workspace_id,
+            hash: &secrets::hash(&root_key),
+            start: &secrets::key_start(&root_key),
+            permissions: &permissions,
+            created_at: now_ms,
+        })
+        .await
+        .context("storing the root key (is this key already in use?)")?;
+    Ok(IssuedRootKey { workspace_id: workspace_id.to_string(), root_key_id, root_key, permissions })
+}
+
+pub async fn disable_workspace(storage: &Storage, workspace_id: &str) -> anyhow::Result<()> {
+    if !storage.set_workspace_enabled(workspace_id, false).await? {
+        bail!("no workspace {workspace_id}");
+    }
+    Ok(())
+}
+
+/// Creates a role of a workspace; its permissions are created as needed.
+pub async fn create_role(
+    storage: &Storage,
+    now_ms: i64,
+    workspace_id: &str,
+    name: &str,
+    permissions: &[String],
+) -> anyhow::Result<String> {
+    if name.trim().is_empty() {
+        bail!("a role needs a name");
+    }
+    if !storage.workspace_exists(workspace_id).await? {
+        bail!("no workspace {workspace_id}");
+    }
+    let role_id = new_id("role", now_ms);
+    storage
+        .create_role(workspace_id, &role_id, name, permissions, now_ms, || new_id("perm", now_ms))
+        .await?;
+    Ok(role_id)
+}
+
+/// An access key given as `<id>:<secret>`, split at the first colon: a
+/// secret may contain colons.
+pub fn parse_access_key(credentials: &str) -> anyhow::Result<(String, String)> {
+    match credentials.split_once(':') {
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => Ok((id.to_string(), secret.to_string())),
+        _ => bail!("an access key is given as <id>:<secret>"),
+    }
+}
+
+/// Creates a project and its first access key. `access_key` fixes the key's
+/// id and secret, for scripted set-ups.
+pub async fn create_project(
+    storage: &Storage,
+    now_ms: i64,
+    name: &str,
+    access_key: Option<(String, String)>,
+) -> anyhow::Result<IssuedAccessKey> {
+    let project_id = uuid::Uuid::new_v4().to_string();
+    storage.create_project(&project_id, name, now_ms).await?;
+    let (access_key_id, secret) =
+        access_key.unwrap_or_else(|| (uuid::Uuid::new_v4().to_string(), secrets::new_access_key_secret()));
+    storage
+        .create_access_key(&NewAccessKey {
+            id: &access_key_id,
+            project_id: &project_id,
+            display_name: "default",
+            secret_hash: &secrets::hash(&secret),
+            created_at: now_ms,
+        })
+        .await
+        .context("storing the access key (is this id already in use?)")?;
+    Ok(IssuedAccessKey { project_id, access_key_id, secret })
+}
+
+/// What a first start created.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bootstrap {
+    pub unkey: IssuedRootKey,
+    pub sinch: IssuedAccessKey,
+}
+
+/// On an empty database, creates the `default` workspace with a `*` root key
+/// and the `default` project with one access key. Returns `None` otherwise.
+pub async fn bootstrap(
+    storage: &Storage,
+    now_ms: i64,
+    root_key: Option<String>,
+    access_key: Option<(String, String)>,
+) -> anyhow::Result<Option<Bootstrap>> {
+    if !storage.is_empty().await? {
+        return Ok(None);
+    }
+    let unkey = create_workspace(storage, now_ms, "default", root_key).await?;
+    let sinch = create_project(storage, now_ms, "default", access_key).await?;
+    Ok(Some(Bootstrap { unkey, sinch }))
+}

@@ -1,0 +1,8 @@
+//! What keyward does, as plain functions over [`crate::storage::Storage`]:
+//! no HTTP here. Handlers call in; this calls storage.
+
+pub mod admin;
+pub mod clock;
+pub mod health;
+pub mod ids;
+pub mod secrets;

@@ -1,0 +1,72 @@
+//! All of keyward's SQL lives behind [`Storage`]: handlers and the domain call
+//! its methods and never see a query. One file per resource. A Postgres
+//! backend would be a second implementation of these methods.
+
+mod admin;
+
+pub use admin::{NewAccessKey, NewRootKey};
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A storage failure. Its message never contains a secret: no query binds
+/// one in clear.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl StorageError {
+    /// Whether the error is a UNIQUE constraint violation.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StorageError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// Embedded migrations, run at every start.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone, Debug)]
+pub struct Storage {
+    pool: SqlitePool,
+}
+
+impl Storage {
+    /// Opens (creating if missing) the SQLite database at `url` and brings its
+    /// schema up to date.
+    pub async fn open(url: &str) -> Result<Storage> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // A success is reported only once its write is durable.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Storage { pool })
+    }
+
+    /// A cheap round trip, for liveness.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Flushes and closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
