@@ -19,7 +19,8 @@ fn main() {
         let path = out_dir.join(&file.name);
         // Rewrite only on change, so unchanged specs do not force a rebuild.
         if std::fs::read_to_string(&path).ok().as_deref() != Some(file.contents.as_str()) {
-            std::fs::write(&path, file.contents).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+            std::fs::write(&path, file.contents)
+                .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
         }
     }
 }

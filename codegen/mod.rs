@@ -25,16 +25,21 @@ pub fn generate(spec_dir: &Path) -> Result<Vec<GeneratedFile>, String> {
     let mut files = Vec::new();
     let mut modules = Vec::new();
     for path in specs {
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let names = openapi::ApiNames::from_file_name(&file_name)
             .ok_or_else(|| format!("{file_name}: cannot derive an API name"))?;
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {file_name}: {e}"))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("reading {file_name}: {e}"))?;
         let raw: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| format!("{file_name} is not JSON: {e}"))?;
         let normalized = openapi::normalize(&raw).map_err(|e| format!("{file_name}: {e}"))?;
         files.push(GeneratedFile {
             name: format!("{}.rs", names.module),
-            contents: rust::server_code(&names, &normalized).map_err(|e| format!("{file_name}: {e}"))?,
+            contents: rust::server_code(&names, &normalized)
+                .map_err(|e| format!("{file_name}: {e}"))?,
         });
         files.push(GeneratedFile {
             name: format!("{}_client.rs", names.module),
@@ -42,6 +47,9 @@ pub fn generate(spec_dir: &Path) -> Result<Vec<GeneratedFile>, String> {
         });
         modules.push(names.module);
     }
-    files.push(GeneratedFile { name: "apis.rs".to_string(), contents: rust::index_code(&modules)? });
+    files.push(GeneratedFile {
+        name: "apis.rs".to_string(),
+        contents: rust::index_code(&modules)?,
+    });
     Ok(files)
 }

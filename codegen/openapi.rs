@@ -103,10 +103,10 @@ pub fn synthesize_operation_id(method: &str, path: &str) -> String {
         .filter(|s| !s.is_empty())
         .skip_while(|s| is_version_segment(s))
         .collect();
-    if let [single] = segments.as_slice() {
-        if single.contains('.') {
-            return snake_case(single);
-        }
+    if let [single] = segments.as_slice()
+        && single.contains('.')
+    {
+        return snake_case(single);
     }
     let mut parts = vec![method.to_ascii_lowercase()];
     for segment in segments {
@@ -134,10 +134,8 @@ fn inline_component_refs(spec: &Value, value: &Value) -> Value {
                 let inlinable = ["responses", "parameters", "requestBodies"]
                     .iter()
                     .any(|kind| reference.starts_with(&format!("#/components/{kind}/")));
-                if inlinable {
-                    if let Some(target) = resolve(spec, reference) {
-                        return inline_component_refs(spec, target);
-                    }
+                if inlinable && let Some(target) = resolve(spec, reference) {
+                    return inline_component_refs(spec, target);
                 }
             }
             Value::Object(
@@ -201,7 +199,8 @@ pub fn normalize(raw: &Value) -> Result<Normalized, String> {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let path_params = hoist_parameters(&parameters, "path", &type_prefix, "Path", &mut schemas)?;
+            let path_params =
+                hoist_parameters(&parameters, "path", &type_prefix, "Path", &mut schemas)?;
             let query_params =
                 hoist_parameters(&parameters, "query", &type_prefix, "Query", &mut schemas)?;
 
@@ -229,7 +228,8 @@ pub fn normalize(raw: &Value) -> Result<Normalized, String> {
             let ok_schema = ok.pointer("/content/application~1json/schema").cloned();
             let ok_response = match ok_schema {
                 Some(schema) => {
-                    let name = hoist_schema(&schema, &format!("{type_prefix}Response"), &mut schemas);
+                    let name =
+                        hoist_schema(&schema, &format!("{type_prefix}Response"), &mut schemas);
                     ok["content"]["application/json"]["schema"] = schema_ref(&name);
                     name
                 }
@@ -246,12 +246,22 @@ pub fn normalize(raw: &Value) -> Result<Normalized, String> {
                 fn_name,
                 method: method.to_ascii_uppercase(),
                 path: path.clone(),
-                summary: op.get("summary").and_then(Value::as_str).map(str::to_string),
-                description: op.get("description").and_then(Value::as_str).map(str::to_string),
+                summary: op
+                    .get("summary")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                description: op
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 tags: op
                     .get("tags")
                     .and_then(Value::as_array)
-                    .map(|tags| tags.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+                    .map(|tags| {
+                        tags.iter()
+                            .filter_map(|t| t.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 path_params,
                 query_params,
@@ -262,7 +272,11 @@ pub fn normalize(raw: &Value) -> Result<Normalized, String> {
         }
     }
     spec["components"]["schemas"] = Value::Object(schemas);
-    Ok(Normalized { spec, operations, absent_or_null })
+    Ok(Normalized {
+        spec,
+        operations,
+        absent_or_null,
+    })
 }
 
 fn schema_ref(name: &str) -> Value {
@@ -297,9 +311,16 @@ fn hoist_parameters(
         let name = parameter["name"]
             .as_str()
             .ok_or_else(|| format!("{type_prefix}: parameter without a name"))?;
-        let mut schema = parameter.get("schema").cloned().unwrap_or_else(|| json!({}));
-        if let (Some(description), Value::Object(fields)) = (parameter.get("description"), &mut schema) {
-            fields.entry("description").or_insert_with(|| description.clone());
+        let mut schema = parameter
+            .get("schema")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        if let (Some(description), Value::Object(fields)) =
+            (parameter.get("description"), &mut schema)
+        {
+            fields
+                .entry("description")
+                .or_insert_with(|| description.clone());
         }
         properties.insert(name.to_string(), schema);
         if parameter["required"] == true || location == "path" {
@@ -318,7 +339,9 @@ fn hoist_parameters(
 }
 
 fn optional_nullable_properties(schemas: &Map<String, Value>, name: &str) -> Vec<(String, String)> {
-    let Some(schema) = schemas.get(name) else { return Vec::new() };
+    let Some(schema) = schemas.get(name) else {
+        return Vec::new();
+    };
     let required: Vec<&str> = schema
         .get("required")
         .and_then(Value::as_array)
@@ -355,7 +378,10 @@ pub fn to_json_schema(schema: &Value) -> Value {
         let converted = match key.as_str() {
             "properties" | "patternProperties" | "$defs" | "definitions" => match value {
                 Value::Object(props) => Value::Object(
-                    props.iter().map(|(k, v)| (k.clone(), to_json_schema(v))).collect(),
+                    props
+                        .iter()
+                        .map(|(k, v)| (k.clone(), to_json_schema(v)))
+                        .collect(),
                 ),
                 other => other.clone(),
             },
@@ -371,7 +397,10 @@ pub fn to_json_schema(schema: &Value) -> Value {
         out.insert(key.clone(), converted);
     }
 
-    for (flag, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+    for (flag, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
         match out.get(flag) {
             Some(Value::Bool(true)) => {
                 let limit = out.remove(bound).unwrap_or(json!(0));
@@ -384,10 +413,10 @@ pub fn to_json_schema(schema: &Value) -> Value {
         }
     }
 
-    if let Some(Value::Array(members)) = out.get("anyOf") {
-        if members.iter().any(accepts_anything) {
-            out.remove("anyOf");
-        }
+    if let Some(Value::Array(members)) = out.get("anyOf")
+        && members.iter().any(accepts_anything)
+    {
+        out.remove("anyOf");
     }
 
     if map.get("nullable") == Some(&Value::Bool(true)) {
@@ -397,7 +426,14 @@ pub fn to_json_schema(schema: &Value) -> Value {
 }
 
 /// Keywords that only annotate a schema and never reject a value.
-const ANNOTATIONS: [&str; 6] = ["description", "title", "example", "examples", "default", "deprecated"];
+const ANNOTATIONS: [&str; 6] = [
+    "description",
+    "title",
+    "example",
+    "examples",
+    "default",
+    "deprecated",
+];
 
 fn accepts_anything(schema: &Value) -> bool {
     match schema {
@@ -413,10 +449,10 @@ fn make_nullable(out: &mut Map<String, Value>) {
             let t = t.clone();
             out.insert("type".into(), json!([t, "null"]));
             // An enum must list null too, or it still rejects it.
-            if let Some(Value::Array(values)) = out.get_mut("enum") {
-                if !values.contains(&Value::Null) {
-                    values.push(Value::Null);
-                }
+            if let Some(Value::Array(values)) = out.get_mut("enum")
+                && !values.contains(&Value::Null)
+            {
+                values.push(Value::Null);
             }
         }
         Some(Value::Array(types)) => {
@@ -434,7 +470,10 @@ fn make_nullable(out: &mut Map<String, Value>) {
                         inner.insert(key.to_string(), v);
                     }
                 }
-                out.insert("anyOf".into(), json!([Value::Object(inner), {"type": "null"}]));
+                out.insert(
+                    "anyOf".into(),
+                    json!([Value::Object(inner), {"type": "null"}]),
+                );
             }
             // Untyped: already accepts null.
         }
@@ -463,15 +502,17 @@ pub fn client_spec(normalized: &Value) -> Value {
     if let Some(paths) = normalized.get("paths").and_then(Value::as_object) {
         for item in paths.values() {
             for method in METHODS {
-                let Some(responses) = item.pointer(&format!("/{method}/responses")) else { continue };
+                let Some(responses) = item.pointer(&format!("/{method}/responses")) else {
+                    continue;
+                };
                 for (status, response) in responses.as_object().into_iter().flatten() {
                     if status.starts_with('2') {
                         continue;
                     }
-                    if let Some(schema) = response.pointer("/content/application~1json/schema") {
-                        if !error_schemas.contains(schema) {
-                            error_schemas.push(schema.clone());
-                        }
+                    if let Some(schema) = response.pointer("/content/application~1json/schema")
+                        && !error_schemas.contains(schema)
+                    {
+                        error_schemas.push(schema.clone());
                     }
                 }
             }
@@ -487,7 +528,8 @@ pub fn client_spec(normalized: &Value) -> Value {
     if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut() {
             for method in METHODS {
-                let Some(Value::Object(responses)) = item.pointer_mut(&format!("/{method}/responses"))
+                let Some(Value::Object(responses)) =
+                    item.pointer_mut(&format!("/{method}/responses"))
                 else {
                     continue;
                 };

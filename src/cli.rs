@@ -9,10 +9,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 #[derive(Debug, Parser)]
-#[command(name = "keyward", version, about = "Self-hosted API key management: the Unkey v1 and Sinch Access Keys APIs")]
+#[command(
+    name = "keyward",
+    version,
+    about = "Self-hosted API key management: the Unkey v1 and Sinch Access Keys APIs"
+)]
 pub struct Cli {
     /// SQLite database, created if missing.
-    #[arg(long, global = true, env = "KEYWARD_DATABASE_URL", default_value = "sqlite://keyward.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "KEYWARD_DATABASE_URL",
+        default_value = "sqlite://keyward.db"
+    )]
     pub database_url: String,
 
     #[command(subcommand)]
@@ -106,7 +115,11 @@ pub enum RootKeyCommand {
         #[arg(long, env = "KEYWARD_WORKSPACE")]
         workspace: String,
         /// A permission such as `*`, `api.*.create_key` or `api.<apiId>.read_key`; repeatable.
-        #[arg(long = "permission", env = "KEYWARD_PERMISSIONS", value_delimiter = ',')]
+        #[arg(
+            long = "permission",
+            env = "KEYWARD_PERMISSIONS",
+            value_delimiter = ','
+        )]
         permissions: Vec<String>,
         #[command(flatten)]
         output: Output,
@@ -122,7 +135,11 @@ pub enum RoleCommand {
         #[arg(value_name = "ROLE_NAME")]
         name: String,
         /// A permission name; repeatable.
-        #[arg(long = "permission", env = "KEYWARD_PERMISSIONS", value_delimiter = ',')]
+        #[arg(
+            long = "permission",
+            env = "KEYWARD_PERMISSIONS",
+            value_delimiter = ','
+        )]
         permissions: Vec<String>,
     },
 }
@@ -156,14 +173,21 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
         bind: args.bind,
         database_url,
         bootstrap_root_key: args.bootstrap_root_key,
-        bootstrap_access_key: args.bootstrap_access_key.as_deref().map(admin::parse_access_key).transpose()?,
+        bootstrap_access_key: args
+            .bootstrap_access_key
+            .as_deref()
+            .map(admin::parse_access_key)
+            .transpose()?,
         log_level: args.log_level.into(),
     };
     let running = server::start(config, Arc::new(SystemClock)).await?;
     if let Some(bootstrap) = &running.bootstrap {
         print_bootstrap(bootstrap, args.output.json)?;
     }
-    eprintln!("keyward: serving the Unkey and Sinch APIs on http://{}", running.local_addr());
+    eprintln!(
+        "keyward: serving the Unkey and Sinch APIs on http://{}",
+        running.local_addr()
+    );
     server::serve_until_signalled(running).await
 }
 
@@ -179,12 +203,22 @@ async fn admin_command(storage: &Storage, now_ms: i64, command: Command) -> anyh
             eprintln!("workspace {workspace_id} is disabled");
             Ok(())
         }
-        Command::RootKey(RootKeyCommand::Create { workspace, permissions, output }) => {
-            let issued = admin::create_root_key(storage, now_ms, &workspace, permissions, None).await?;
+        Command::RootKey(RootKeyCommand::Create {
+            workspace,
+            permissions,
+            output,
+        }) => {
+            let issued =
+                admin::create_root_key(storage, now_ms, &workspace, permissions, None).await?;
             print_root_key(&issued, output.json)
         }
-        Command::Role(RoleCommand::Create { workspace, name, permissions }) => {
-            let role_id = admin::create_role(storage, now_ms, &workspace, &name, &permissions).await?;
+        Command::Role(RoleCommand::Create {
+            workspace,
+            name,
+            permissions,
+        }) => {
+            let role_id =
+                admin::create_role(storage, now_ms, &workspace, &name, &permissions).await?;
             println!("{role_id}");
             Ok(())
         }

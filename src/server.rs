@@ -8,8 +8,9 @@ use crate::generated::{sinch_access_keys, unkey};
 use crate::storage::Storage;
 use anyhow::Context;
 use dropshot::{
-    ApiDescription, ApiEndpoint, ApiEndpointVersions, ConfigDropshot, ConfigLogging, ConfigLoggingIfExists,
-    ConfigLoggingLevel, HttpError, HttpResponseOk, HttpServer, Path, RequestContext, ServerBuilder,
+    ApiDescription, ApiEndpoint, ApiEndpointVersions, ConfigDropshot, ConfigLogging,
+    ConfigLoggingIfExists, ConfigLoggingLevel, HttpError, HttpResponseOk, HttpServer, Path,
+    RequestContext, ServerBuilder,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -89,7 +90,11 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     .await
     .context("bootstrapping the empty database")?;
 
-    let state = ServerState { storage, clock, specs: served_specs()? };
+    let state = ServerState {
+        storage,
+        clock,
+        specs: served_specs()?,
+    };
     let server = ServerBuilder::new(api_description()?, state, log)
         .config(ConfigDropshot {
             bind_address: config.bind,
@@ -104,7 +109,8 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
 /// Both APIs in one description, plus the served specs.
 pub fn api_description() -> anyhow::Result<ApiDescription<ServerState>> {
     let mut api = ApiDescription::new();
-    unkey::register_unkey::<UnkeyService>(&mut api).map_err(|e| anyhow::anyhow!("registering the Unkey API: {e}"))?;
+    unkey::register_unkey::<UnkeyService>(&mut api)
+        .map_err(|e| anyhow::anyhow!("registering the Unkey API: {e}"))?;
     sinch_access_keys::register_sinch_access_keys::<SinchAccessKeysService>(&mut api)
         .map_err(|e| anyhow::anyhow!("registering the Sinch API: {e}"))?;
     api.register(
@@ -125,17 +131,27 @@ pub fn api_description() -> anyhow::Result<ApiDescription<ServerState>> {
 /// The OpenAPI document of each generated trait: what keyward implements.
 pub fn unkey_openapi() -> anyhow::Result<serde_json::Value> {
     let api = unkey::unkey_api_mod::stub_api_description().map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(api.openapi("Unkey Api (keyward)", semver::Version::new(1, 0, 0)).json()?)
+    Ok(api
+        .openapi("Unkey Api (keyward)", semver::Version::new(1, 0, 0))
+        .json()?)
 }
 
 pub fn sinch_openapi() -> anyhow::Result<serde_json::Value> {
-    let api =
-        sinch_access_keys::sinch_access_keys_api_mod::stub_api_description().map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(api.openapi("Access Keys Management API (keyward)", semver::Version::new(1, 0, 0)).json()?)
+    let api = sinch_access_keys::sinch_access_keys_api_mod::stub_api_description()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(api
+        .openapi(
+            "Access Keys Management API (keyward)",
+            semver::Version::new(1, 0, 0),
+        )
+        .json()?)
 }
 
 fn served_specs() -> anyhow::Result<ServedSpecs> {
-    Ok(ServedSpecs { unkey: unkey_openapi()?, sinch: sinch_openapi()? })
+    Ok(ServedSpecs {
+        unkey: unkey_openapi()?,
+        sinch: sinch_openapi()?,
+    })
 }
 
 #[derive(serde::Deserialize, schemars::JsonSchema)]
@@ -153,7 +169,10 @@ async fn openapi_document(
     match path.into_inner().document.as_str() {
         "unkey.json" => Ok(HttpResponseOk(specs.unkey.clone())),
         "sinch.json" => Ok(HttpResponseOk(specs.sinch.clone())),
-        other => Err(HttpError::for_not_found(None, format!("no document {other}; try unkey.json or sinch.json"))),
+        other => Err(HttpError::for_not_found(
+            None,
+            format!("no document {other}; try unkey.json or sinch.json"),
+        )),
     }
 }
 

@@ -13,8 +13,9 @@ pub mod unkey;
 
 use async_trait::async_trait;
 use dropshot::{
-    ApiEndpointBodyContentType, ApiEndpointResponse, ClientErrorStatusCode, ExclusiveExtractor, ExtractorMetadata,
-    HttpError, HttpResponse, HttpResponseOk, Path, Query, RequestContext, ServerContext, SharedExtractor, TypedBody,
+    ApiEndpointBodyContentType, ApiEndpointResponse, ClientErrorStatusCode, ExclusiveExtractor,
+    ExtractorMetadata, HttpError, HttpResponse, HttpResponseOk, Path, Query, RequestContext,
+    ServerContext, SharedExtractor, TypedBody,
 };
 use http::{HeaderMap, StatusCode};
 use schemars::JsonSchema;
@@ -45,11 +46,16 @@ impl<T> Reply<T> {
                     .status(status)
                     .header(http::header::CONTENT_TYPE, "application/json")
                     .body(dropshot::Body::from(bytes))
-                    .map_err(|e| HttpError::for_internal_error(format!("building a response: {e}")))?;
+                    .map_err(|e| {
+                        HttpError::for_internal_error(format!("building a response: {e}"))
+                    })?;
                 response.headers_mut().extend(headers);
                 Ok(response)
             });
-        Reply { response, body: PhantomData }
+        Reply {
+            response,
+            body: PhantomData,
+        }
     }
 }
 
@@ -174,7 +180,11 @@ impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> ExclusiveExtracto
         rqctx: &RequestContext<C>,
         request: hyper::Request<dropshot::Body>,
     ) -> Result<Self, HttpError> {
-        Ok(Body(TypedBody::<T>::from_request(rqctx, request).await.map(TypedBody::into_inner)))
+        Ok(Body(
+            TypedBody::<T>::from_request(rqctx, request)
+                .await
+                .map(TypedBody::into_inner),
+        ))
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -185,7 +195,12 @@ impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> ExclusiveExtracto
 #[async_trait]
 impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> SharedExtractor for QueryParams<T> {
     async fn from_request<C: ServerContext>(rqctx: &RequestContext<C>) -> Result<Self, HttpError> {
-        Ok(QueryParams(<Query<T> as SharedExtractor>::from_request(rqctx).await.map(Query::into_inner)))
+        let parsed = <Query<T> as SharedExtractor>::from_request(rqctx)
+            .await
+            .map(Query::into_inner);
+        Ok(QueryParams(
+            parsed.map_err(|error| name_the_query_field::<T>(rqctx, error)),
+        ))
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -196,7 +211,11 @@ impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> SharedExtractor f
 #[async_trait]
 impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> SharedExtractor for PathParams<T> {
     async fn from_request<C: ServerContext>(rqctx: &RequestContext<C>) -> Result<Self, HttpError> {
-        Ok(PathParams(<Path<T> as SharedExtractor>::from_request(rqctx).await.map(Path::into_inner)))
+        Ok(PathParams(
+            <Path<T> as SharedExtractor>::from_request(rqctx)
+                .await
+                .map(Path::into_inner),
+        ))
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -204,22 +223,49 @@ impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> SharedExtractor f
     }
 }
 
+/// Dropshot's query errors do not say which parameter is wrong ("invalid
+/// digit found in string"); parsing again with path tracking finds it.
+fn name_the_query_field<T: DeserializeOwned>(
+    rqctx: &RequestContext<impl ServerContext>,
+    error: HttpError,
+) -> HttpError {
+    let query = rqctx.request.uri().query().unwrap_or_default();
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    match serde_path_to_error::deserialize::<_, T>(deserializer) {
+        Err(e) if e.path().iter().next().is_some() => HttpError::for_bad_request(
+            None,
+            format!("unable to parse query string: {}: {}", e.path(), e.inner()),
+        ),
+        _ => error,
+    }
+}
+
 fn not_allowed<C: ServerContext>(rqctx: &RequestContext<C>) -> HttpError {
     HttpError::for_client_error(
         None,
         ClientErrorStatusCode::METHOD_NOT_ALLOWED,
-        format!("method {} is not allowed on {}", rqctx.request.method(), rqctx.request.uri().path()),
+        format!(
+            "method {} is not allowed on {}",
+            rqctx.request.method(),
+            rqctx.request.uri().path()
+        ),
     )
 }
 
 /// Hidden endpoint for a method a path does not document.
-pub async fn method_not_allowed<C: ServerContext, E: ApiError>(rqctx: RequestContext<C>) -> Result<Reply<()>, E> {
+pub async fn method_not_allowed<C: ServerContext, E: ApiError>(
+    rqctx: RequestContext<C>,
+) -> Result<Reply<()>, E> {
     Ok(E::from(not_allowed(&rqctx)).into_reply(&RequestId::of(&rqctx)))
 }
 
 /// [`method_not_allowed`] for a path with variables, which dropshot requires
 /// every endpoint of the path to extract.
-pub async fn method_not_allowed_at<C, P, E>(rqctx: RequestContext<C>, _path: PathParams<P>) -> Result<Reply<()>, E>
+pub async fn method_not_allowed_at<C, P, E>(
+    rqctx: RequestContext<C>,
+    _path: PathParams<P>,
+) -> Result<Reply<()>, E>
 where
     C: ServerContext,
     P: DeserializeOwned + JsonSchema + Send + Sync + 'static,

@@ -39,8 +39,17 @@ pub async fn create_workspace(
         bail!("a workspace needs a name");
     }
     let workspace_id = new_id("ws", now_ms);
-    storage.create_workspace(&workspace_id, name, now_ms).await?;
-    create_root_key(storage, now_ms, &workspace_id, vec!["*".to_string()], root_key).await
+    storage
+        .create_workspace(&workspace_id, name, now_ms)
+        .await?;
+    create_root_key(
+        storage,
+        now_ms,
+        &workspace_id,
+        vec!["*".to_string()],
+        root_key,
+    )
+    .await
 }
 
 /// Creates a root key with exactly `permissions`. `key` fixes the key itself,
@@ -72,7 +81,12 @@ pub async fn create_root_key(
         })
         .await
         .context("storing the root key (is this key already in use?)")?;
-    Ok(IssuedRootKey { workspace_id: workspace_id.to_string(), root_key_id, root_key, permissions })
+    Ok(IssuedRootKey {
+        workspace_id: workspace_id.to_string(),
+        root_key_id,
+        root_key,
+        permissions,
+    })
 }
 
 pub async fn disable_workspace(storage: &Storage, workspace_id: &str) -> anyhow::Result<()> {
@@ -98,7 +112,9 @@ pub async fn create_role(
     }
     let role_id = new_id("role", now_ms);
     storage
-        .create_role(workspace_id, &role_id, name, permissions, now_ms, || new_id("perm", now_ms))
+        .create_role(workspace_id, &role_id, name, permissions, now_ms, || {
+            new_id("perm", now_ms)
+        })
         .await?;
     Ok(role_id)
 }
@@ -107,7 +123,9 @@ pub async fn create_role(
 /// secret may contain colons.
 pub fn parse_access_key(credentials: &str) -> anyhow::Result<(String, String)> {
     match credentials.split_once(':') {
-        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => Ok((id.to_string(), secret.to_string())),
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok((id.to_string(), secret.to_string()))
+        }
         _ => bail!("an access key is given as <id>:<secret>"),
     }
 }
@@ -122,8 +140,12 @@ pub async fn create_project(
 ) -> anyhow::Result<IssuedAccessKey> {
     let project_id = uuid::Uuid::new_v4().to_string();
     storage.create_project(&project_id, name, now_ms).await?;
-    let (access_key_id, secret) =
-        access_key.unwrap_or_else(|| (uuid::Uuid::new_v4().to_string(), secrets::new_access_key_secret()));
+    let (access_key_id, secret) = access_key.unwrap_or_else(|| {
+        (
+            uuid::Uuid::new_v4().to_string(),
+            secrets::new_access_key_secret(),
+        )
+    });
     storage
         .create_access_key(&NewAccessKey {
             id: &access_key_id,
@@ -134,7 +156,11 @@ pub async fn create_project(
         })
         .await
         .context("storing the access key (is this id already in use?)")?;
-    Ok(IssuedAccessKey { project_id, access_key_id, secret })
+    Ok(IssuedAccessKey {
+        project_id,
+        access_key_id,
+        secret,
+    })
 }
 
 /// What a first start created.

@@ -25,10 +25,11 @@ pub struct NewAccessKey<'a> {
 impl Storage {
     /// Whether the database holds neither a workspace nor a project: a first start.
     pub async fn is_empty(&self) -> Result<bool> {
-        let (count,): (i64,) =
-            sqlx::query_as("SELECT (SELECT COUNT(*) FROM workspaces) + (SELECT COUNT(*) FROM projects)")
-                .fetch_one(&self.pool)
-                .await?;
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM workspaces) + (SELECT COUNT(*) FROM projects)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(count == 0)
     }
 
@@ -93,17 +94,21 @@ impl Storage {
         new_id: impl Fn() -> String,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query("INSERT INTO roles (id, workspace_id, name, created_at) VALUES (?, ?, ?, ?)")
-            .bind(role_id)
-            .bind(workspace_id)
-            .bind(name)
-            .bind(created_at)
-            .execute(&mut *tx)
-            .await;
+        let inserted = sqlx::query(
+            "INSERT INTO roles (id, workspace_id, name, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(role_id)
+        .bind(workspace_id)
+        .bind(name)
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await;
         if let Err(e) = inserted {
             let e = StorageError::from(e);
             return Err(if e.is_unique_violation() {
-                StorageError::Conflict(format!("role {name} already exists in workspace {workspace_id}"))
+                StorageError::Conflict(format!(
+                    "role {name} already exists in workspace {workspace_id}"
+                ))
             } else {
                 e
             });

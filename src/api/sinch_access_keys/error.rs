@@ -22,16 +22,28 @@ pub struct Error {
 
 impl Error {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Error {
-        Error { status, canonical: canonical_status(status), message: message.into(), challenge: None, internal: None }
+        Error {
+            status,
+            canonical: canonical_status(status),
+            message: message.into(),
+            challenge: None,
+            internal: None,
+        }
     }
 
     pub fn not_implemented() -> Error {
-        Error::new(StatusCode::NOT_IMPLEMENTED, "this operation is not implemented yet")
+        Error::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "this operation is not implemented yet",
+        )
     }
 
     /// A 400 whose cause is the project's state, not the request's syntax.
     pub fn failed_precondition(message: impl Into<String>) -> Error {
-        Error { canonical: "FAILED_PRECONDITION", ..Error::new(StatusCode::BAD_REQUEST, message) }
+        Error {
+            canonical: "FAILED_PRECONDITION",
+            ..Error::new(StatusCode::BAD_REQUEST, message)
+        }
     }
 
     /// Adds the `WWW-Authenticate` challenge of a 401.
@@ -92,7 +104,11 @@ impl ApiError for Error {
     // carries it.
     fn into_reply<T>(self, _request_id: &RequestId) -> Reply<T> {
         let mut headers = HeaderMap::new();
-        if let Some(value) = self.challenge.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+        if let Some(value) = self
+            .challenge
+            .as_deref()
+            .and_then(|c| HeaderValue::from_str(c).ok())
+        {
             headers.insert(http::header::WWW_AUTHENTICATE, value);
         }
         Reply::json(self.status, &self.body(), headers)
@@ -102,7 +118,10 @@ impl ApiError for Error {
 impl From<crate::storage::StorageError> for Error {
     // The client learns only that it failed; the log line gets the cause.
     fn from(error: crate::storage::StorageError) -> Error {
-        Error { internal: Some(error.to_string()), ..Error::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error") }
+        Error {
+            internal: Some(error.to_string()),
+            ..Error::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+        }
     }
 }
 

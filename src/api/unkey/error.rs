@@ -21,11 +21,18 @@ pub struct Error {
 
 impl Error {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Error {
-        Error { status, message: message.into(), internal: None }
+        Error {
+            status,
+            message: message.into(),
+            internal: None,
+        }
     }
 
     pub fn not_implemented() -> Error {
-        Error::new(StatusCode::NOT_IMPLEMENTED, "this operation is not implemented yet")
+        Error::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "this operation is not implemented yet",
+        )
     }
 
     pub fn code(&self) -> &'static str {
@@ -81,7 +88,11 @@ struct ErrorDetails {
 
 impl ApiError for Error {
     fn into_reply<T>(self, request_id: &RequestId) -> Reply<T> {
-        Reply::json(self.status, &self.body(request_id), Error::success_headers(request_id))
+        Reply::json(
+            self.status,
+            &self.body(request_id),
+            Error::success_headers(request_id),
+        )
     }
 
     /// Every Unkey response names its request in `Unkey-Request-Id`.
@@ -97,7 +108,10 @@ impl ApiError for Error {
 impl From<crate::storage::StorageError> for Error {
     // The client learns only that it failed; the log line gets the cause.
     fn from(error: crate::storage::StorageError) -> Error {
-        Error { internal: Some(error.to_string()), ..Error::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error") }
+        Error {
+            internal: Some(error.to_string()),
+            ..Error::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+        }
     }
 }
 

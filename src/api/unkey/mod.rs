@@ -6,8 +6,8 @@ mod error;
 pub use error::{Error, REQUEST_ID_HEADER};
 
 use crate::api::{Body, PathParams, QueryParams, Reply, answer};
-use crate::generated::unkey::{UnkeyApi, types};
 use crate::domain::health;
+use crate::generated::unkey::{UnkeyApi, types};
 use crate::server::ServerState;
 use dropshot::RequestContext;
 

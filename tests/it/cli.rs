@@ -1,0 +1,206 @@
+//! The `keyward` binary: admin commands, and `serve` on an empty database.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        Cli {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn database_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("keyward.db").display())
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+        command.env("KEYWARD_DATABASE_URL", self.database_url());
+        command
+    }
+
+    /// Runs a command that must succeed and returns its stdout.
+    fn run(&self, args: &[&str]) -> String {
+        let output = self.command().args(args).output().expect("keyward runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "keyward {args:?} failed: {stderr}");
+        String::from_utf8(output.stdout).expect("UTF-8")
+    }
+
+    fn run_json(&self, args: &[&str]) -> Value {
+        let stdout = self.run(args);
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("keyward {args:?} printed no JSON ({e}): {stdout}"))
+    }
+}
+
+#[test]
+fn workspaces_root_keys_and_roles() {
+    let cli = Cli::new();
+    let workspace = cli.run_json(&["workspace", "create", "acme", "--json"]);
+    let workspace_id = workspace["workspaceId"].as_str().expect("workspace id");
+    assert!(workspace_id.starts_with("ws_"));
+    assert!(
+        workspace["rootKey"]
+            .as_str()
+            .expect("root key")
+            .starts_with("unkey_")
+    );
+    assert_eq!(workspace["permissions"], serde_json::json!(["*"]));
+
+    let root_key = cli.run_json(&[
+        "root-key",
+        "create",
+        "--workspace",
+        workspace_id,
+        "--permission",
+        "api.*.create_key",
+        "--permission",
+        "api.*.read_key",
+        "--json",
+    ]);
+    assert_eq!(
+        root_key["permissions"],
+        serde_json::json!(["api.*.create_key", "api.*.read_key"])
+    );
+    assert_ne!(root_key["rootKey"], workspace["rootKey"]);
+
+    let role_id = cli.run(&[
+        "role",
+        "create",
+        "--workspace",
+        workspace_id,
+        "admin",
+        "--permission",
+        "documents.read",
+    ]);
+    assert!(role_id.trim().starts_with("role_"));
+    cli.run(&["workspace", "disable", workspace_id]);
+
+    // Global options go before or after the subcommand.
+    let other = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", other.path().join("other.db").display());
+    let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["workspace", "create", "x", "--database-url", &url, "--json"])
+        .output()
+        .expect("keyward runs");
+    assert!(output.status.success());
+    assert!(other.path().join("other.db").exists());
+}
+
+#[test]
+fn unknown_workspaces_and_duplicate_roles_are_refused() {
+    let cli = Cli::new();
+    let output = cli
+        .command()
+        .args(["root-key", "create", "--workspace", "ws_nope"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no workspace ws_nope"));
+
+    let workspace = cli.run_json(&["workspace", "create", "acme", "--json"]);
+    let id = workspace["workspaceId"].as_str().expect("id");
+    cli.run(&["role", "create", "--workspace", id, "admin"]);
+    let again = cli
+        .command()
+        .args(["role", "create", "--workspace", id, "admin"])
+        .output()
+        .expect("runs");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn projects_get_an_access_key() {
+    let cli = Cli::new();
+    let project = cli.run_json(&["project", "create", "--name", "shop", "--json"]);
+    assert_eq!(project["projectId"].as_str().map(str::len), Some(36));
+    assert_eq!(project["accessKeyId"].as_str().map(str::len), Some(36));
+    assert_eq!(project["secret"].as_str().map(str::len), Some(43));
+}
+
+#[test]
+fn serve_bootstraps_an_empty_database_and_stops_on_sigterm() {
+    let cli = Cli::new();
+    let mut child = cli
+        .command()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--json",
+            "--log-level",
+            "error",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("keyward serve starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("bootstrap line");
+    let bootstrap: Value = serde_json::from_str(&line).expect("bootstrap JSON");
+    assert_eq!(bootstrap["unkey"]["permissions"], serde_json::json!(["*"]));
+    assert!(bootstrap["sinch"]["secret"].is_string());
+
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let address = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).expect("stderr") > 0,
+            "serve exited before listening"
+        );
+        if let Some(url) = line
+            .trim()
+            .strip_prefix("keyward: serving the Unkey and Sinch APIs on ")
+        {
+            break url.to_string();
+        }
+    };
+    let liveness = std::process::Command::new("curl")
+        .args(["-sf", &format!("{address}/v1/liveness")])
+        .output();
+    if let Ok(output) = liveness {
+        assert!(
+            output.status.success() || output.stdout.is_empty(),
+            "liveness answers"
+        );
+    }
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = child.wait().expect("serve exits");
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+
+    // A second start on the same database bootstraps nothing.
+    let again = cli
+        .command()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--json",
+            "--log-level",
+            "error",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("keyward serve starts");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = Command::new("kill")
+        .args(["-TERM", &again.id().to_string()])
+        .status();
+    let output = again.wait_with_output().expect("serve exits");
+    assert!(output.stdout.is_empty(), "no credentials on a second start");
+}

@@ -1,0 +1,75 @@
+//! The generated progenitor clients, used as real clients against a server.
+
+use crate::common::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, ROOT_KEY, TestServer};
+
+#[allow(dead_code, clippy::all, unused_imports, irrefutable_let_patterns)]
+pub mod unkey {
+    include!(concat!(env!("OUT_DIR"), "/unkey_client.rs"));
+}
+
+#[allow(dead_code, clippy::all, unused_imports, irrefutable_let_patterns)]
+pub mod sinch {
+    include!(concat!(env!("OUT_DIR"), "/sinch_access_keys_client.rs"));
+}
+
+fn authorized(header: String) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        header.parse().expect("header value"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+pub fn unkey_client(server: &TestServer) -> unkey::Client {
+    unkey::Client::new_with_client(&server.base_url, authorized(format!("Bearer {ROOT_KEY}")))
+}
+
+pub fn sinch_client(server: &TestServer) -> sinch::Client {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{ACCESS_KEY_ID}:{ACCESS_KEY_SECRET}"));
+    sinch::Client::new_with_client(&server.base_url, authorized(format!("Basic {basic}")))
+}
+
+#[tokio::test]
+async fn the_unkey_client_reads_liveness() {
+    let server = TestServer::start().await;
+    let liveness = unkey_client(&server)
+        .get_liveness()
+        .send()
+        .await
+        .expect("liveness")
+        .into_inner();
+    assert_eq!(liveness.status, "ok");
+    assert_eq!(liveness.services.usagelimit, "sqlite");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_clients_see_unimplemented_operations_as_errors() {
+    let server = TestServer::start().await;
+    let unkey = unkey_client(&server)
+        .apis_get_api()
+        .api_id("api_1")
+        .send()
+        .await;
+    assert_eq!(
+        unkey.expect_err("501").status().map(|s| s.as_u16()),
+        Some(501)
+    );
+    let sinch = sinch_client(&server)
+        .access_key_service_get_access_key()
+        .project_id("p1")
+        .access_key_id("k1")
+        .send()
+        .await;
+    assert_eq!(
+        sinch.expect_err("501").status().map(|s| s.as_u16()),
+        Some(501)
+    );
+    server.shutdown().await;
+}

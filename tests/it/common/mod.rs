@@ -1,0 +1,176 @@
+//! The test harness: a real keyward server per test, on a random port and a
+//! fresh database, and an HTTP helper whose every response is checked
+//! against the spec (see [`spec`]).
+
+pub mod spec;
+
+use keyward::domain::clock::{Clock, ManualClock};
+use keyward::server::{RunningServer, ServerConfig};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub use spec::Api;
+
+pub const ROOT_KEY: &str = "unkey_test_root_key";
+pub const ACCESS_KEY_ID: &str = "00000000-0000-4000-8000-000000000001";
+pub const ACCESS_KEY_SECRET: &str = "test-secret:with-a-colon";
+
+/// A running server with deterministic bootstrap credentials.
+pub struct TestServer {
+    pub base_url: String,
+    /// Stands still; tests move it for expiry and refills.
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    running: Option<RunningServer>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clock = Arc::new(ManualClock::new(1_767_225_600_000)); // 2026-01-01T00:00:00Z
+        let config = ServerConfig {
+            bind: "127.0.0.1:0".parse().expect("address"),
+            database_url: format!("sqlite://{}", dir.path().join("keyward.db").display()),
+            bootstrap_root_key: Some(ROOT_KEY.to_string()),
+            bootstrap_access_key: Some((ACCESS_KEY_ID.to_string(), ACCESS_KEY_SECRET.to_string())),
+            log_level: if std::env::var_os("KEYWARD_TEST_LOG").is_some() {
+                dropshot::ConfigLoggingLevel::Debug
+            } else {
+                dropshot::ConfigLoggingLevel::Critical
+            },
+        };
+        let running = keyward::server::start(config, Arc::clone(&clock) as Arc<dyn Clock>)
+            .await
+            .expect("server starts");
+        TestServer {
+            base_url: format!("http://{}", running.local_addr()),
+            clock,
+            http: reqwest::Client::new(),
+            running: Some(running),
+            _dir: dir,
+        }
+    }
+
+    pub fn bootstrap(&self) -> &keyward::domain::admin::Bootstrap {
+        self.running
+            .as_ref()
+            .and_then(|r| r.bootstrap.as_ref())
+            .expect("a fresh database is bootstrapped")
+    }
+
+    /// Sends a request and checks the response against `api`'s spec.
+    pub async fn send(&self, api: Api, request: Request<'_>) -> TestResponse {
+        let url = format!("{}{}", self.base_url, request.path);
+        let mut builder = self
+            .http
+            .request(request.method.parse().expect("method"), url);
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value.as_str());
+        }
+        if let Some(body) = request.body {
+            builder = builder.body(body);
+        }
+        let response = builder.send().await.expect("request is answered");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("response body");
+        let body: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("response is not JSON ({e}): {text}"))
+        };
+        let response = TestResponse {
+            status,
+            headers,
+            body,
+        };
+        spec::check(api, request.method, request.path, &response);
+        response
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await.expect("clean shutdown");
+        }
+    }
+}
+
+/// A request under test; build it with [`Request::get`] and friends.
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+impl<'a> Request<'a> {
+    pub fn new(method: &'a str, path: &'a str) -> Request<'a> {
+        Request {
+            method,
+            path,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn get(path: &'a str) -> Request<'a> {
+        Request::new("GET", path)
+    }
+
+    pub fn post(path: &'a str) -> Request<'a> {
+        Request::new("POST", path)
+    }
+
+    pub fn json(self, body: &Value) -> Request<'a> {
+        self.raw("application/json", serde_json::to_vec(body).expect("JSON"))
+    }
+
+    pub fn raw(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Request<'a> {
+        self.body = Some(body.into());
+        self.header("content-type", content_type)
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Request<'a> {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// What a snapshot records: the status, the headers that matter, the body.
+    pub fn snapshot(&self) -> Value {
+        let mut headers = serde_json::Map::new();
+        for name in ["content-type", "unkey-request-id", "www-authenticate"] {
+            if let Some(value) = self.header(name) {
+                headers.insert(name.to_string(), json!(value));
+            }
+        }
+        json!({ "status": self.status, "headers": headers, "body": self.body })
+    }
+}
+
+/// Asserts a reviewed snapshot in `snapshots/`, with request ids redacted.
+#[macro_export]
+macro_rules! assert_response_snapshot {
+    ($name:expr, $response:expr) => {{
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.add_redaction(".headers[\"unkey-request-id\"]", "[request-id]");
+        settings.add_redaction(".body.error.requestId", "[request-id]");
+        settings.bind(|| insta::assert_json_snapshot!($name, $response.snapshot()));
+    }};
+}

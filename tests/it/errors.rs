@@ -1,0 +1,308 @@
+//! Every route answers in its API's own error shape: 501 until implemented,
+//! 400 for what dropshot rejects, 405 for an undocumented method.
+
+use crate::assert_response_snapshot;
+use crate::common::{Api, Request, TestServer};
+use serde_json::{Value, json};
+
+/// One valid request per operation that is not implemented yet.
+fn stub_requests() -> Vec<(Api, &'static str, &'static str, Option<Value>)> {
+    vec![
+        (Api::Unkey, "GET", "/v1/keys.getKey?keyId=key_1", None),
+        (
+            Api::Unkey,
+            "POST",
+            "/v1/keys.deleteKey",
+            Some(json!({"keyId": "key_1"})),
+        ),
+        (
+            Api::Unkey,
+            "POST",
+            "/v1/keys.createKey",
+            Some(json!({"apiId": "api_1"})),
+        ),
+        (
+            Api::Unkey,
+            "POST",
+            "/v1/keys.verifyKey",
+            Some(json!({"key": "abc_123"})),
+        ),
+        (
+            Api::Unkey,
+            "POST",
+            "/v1/keys.updateKey",
+            Some(json!({"keyId": "key_1", "name": null})),
+        ),
+        (
+            Api::Unkey,
+            "POST",
+            "/v1/keys.updateRemaining",
+            Some(json!({"keyId": "key_1", "op": "set", "value": 1})),
+        ),
+        (
+            Api::Unkey,
+            "GET",
+            "/v1/keys.getVerifications?keyId=key_1",
+            None,
+        ),
+        (Api::Unkey, "GET", "/v1/apis.getApi?apiId=api_1", None),
+        (
+            Api::Unkey,
+            "POST",
+            "/v1/apis.createApi",
+            Some(json!({"name": "my api"})),
+        ),
+        (Api::Unkey, "GET", "/v1/apis.listKeys?apiId=api_1", None),
+        (
+            Api::Unkey,
+            "POST",
+            "/v1/apis.deleteApi",
+            Some(json!({"apiId": "api_1"})),
+        ),
+        (
+            Api::Unkey,
+            "POST",
+            "/v1/ratelimits.limit",
+            Some(json!({"identifier": "u1", "limit": 10, "duration": 60000})),
+        ),
+        (
+            Api::Unkey,
+            "POST",
+            "/v1/keys",
+            Some(json!({"apiId": "api_1"})),
+        ),
+        (
+            Api::Unkey,
+            "POST",
+            "/v1/keys/verify",
+            Some(json!({"key": "abc_123"})),
+        ),
+        (Api::Unkey, "GET", "/v1/apis/api_1/keys", None),
+        (Api::Sinch, "GET", "/v1/projects/p1/accessKeys", None),
+        (
+            Api::Sinch,
+            "POST",
+            "/v1/projects/p1/accessKeys",
+            Some(json!({"displayName": "ci"})),
+        ),
+        (Api::Sinch, "GET", "/v1/projects/p1/accessKeys/k1", None),
+        (
+            Api::Sinch,
+            "PATCH",
+            "/v1/projects/p1/accessKeys/k1",
+            Some(json!({"displayName": "ci"})),
+        ),
+        (Api::Sinch, "DELETE", "/v1/projects/p1/accessKeys/k1", None),
+    ]
+}
+
+#[tokio::test]
+async fn unimplemented_operations_answer_501_in_their_api_shape() {
+    let server = TestServer::start().await;
+    for (api, method, path, body) in stub_requests() {
+        let mut request = Request::new(method, path);
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let response = server.send(api, request).await;
+        assert_eq!(response.status, 501, "{method} {path}: {}", response.body);
+    }
+    let unkey = server
+        .send(Api::Unkey, Request::get("/v1/apis.getApi?apiId=api_1"))
+        .await;
+    assert_response_snapshot!("unkey_501_not_implemented", unkey);
+    let sinch = server
+        .send(Api::Sinch, Request::get("/v1/projects/p1/accessKeys"))
+        .await;
+    assert_response_snapshot!("sinch_501_not_implemented", sinch);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bootstrap_uses_the_given_credentials() {
+    let server = TestServer::start().await;
+    let bootstrap = server.bootstrap();
+    assert_eq!(bootstrap.unkey.root_key, crate::common::ROOT_KEY);
+    assert_eq!(bootstrap.unkey.permissions, vec!["*".to_string()]);
+    assert_eq!(bootstrap.sinch.access_key_id, crate::common::ACCESS_KEY_ID);
+    assert_eq!(bootstrap.sinch.secret, crate::common::ACCESS_KEY_SECRET);
+    // The clock the server runs on is the test's.
+    server.clock.advance_ms(1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn liveness_reports_its_services() {
+    let server = TestServer::start().await;
+    let response = server.send(Api::Unkey, Request::get("/v1/liveness")).await;
+    assert_eq!(response.status, 200);
+    assert_response_snapshot!("unkey_liveness_200", response);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_request_id_is_dropshots_own() {
+    let server = TestServer::start().await;
+    let response = server.send(Api::Unkey, Request::get("/v1/liveness")).await;
+    let dropshot_id = response
+        .header("x-request-id")
+        .expect("dropshot's request id")
+        .replace('-', "");
+    assert_eq!(
+        response.header("unkey-request-id"),
+        Some(format!("req_{dropshot_id}").as_str())
+    );
+    let error = server
+        .send(Api::Unkey, Request::get("/v1/keys.getKey"))
+        .await;
+    let dropshot_id = error
+        .header("x-request-id")
+        .expect("dropshot's request id")
+        .replace('-', "");
+    assert_eq!(
+        error.body["error"]["requestId"],
+        json!(format!("req_{dropshot_id}"))
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn framework_errors_answer_in_the_unkey_shape() {
+    let server = TestServer::start().await;
+    let cases: Vec<(&str, Request<'_>)> = vec![
+        (
+            "unkey_400_malformed_json",
+            Request::post("/v1/keys.createKey").raw("application/json", "{\"apiId\":"),
+        ),
+        (
+            "unkey_400_wrong_content_type",
+            Request::post("/v1/keys.createKey").raw("text/plain", "apiId=api_1"),
+        ),
+        (
+            "unkey_400_missing_body_field",
+            Request::post("/v1/keys.createKey").json(&json!({"name": "k"})),
+        ),
+        (
+            "unkey_400_missing_query_parameter",
+            Request::get("/v1/keys.getKey"),
+        ),
+        (
+            "unkey_400_mistyped_query_parameter",
+            Request::get("/v1/apis.listKeys?apiId=api_1&limit=many"),
+        ),
+        (
+            "unkey_400_wrong_body_type",
+            Request::post("/v1/keys.createKey").json(&json!({"apiId": 42})),
+        ),
+        (
+            "unkey_405_wrong_method",
+            Request::new("PUT", "/v1/keys.getKey"),
+        ),
+        (
+            "unkey_405_wrong_method_on_path_with_variable",
+            Request::new("DELETE", "/v1/apis/api_1/keys"),
+        ),
+    ];
+    for (name, request) in cases {
+        let response = server.send(Api::Unkey, request).await;
+        assert!(
+            matches!(response.status, 400 | 405),
+            "{name}: {}",
+            response.status
+        );
+        assert_response_snapshot!(name, response);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn framework_errors_answer_in_the_sinch_shape() {
+    let server = TestServer::start().await;
+    let cases: Vec<(&str, Request<'_>)> = vec![
+        (
+            "sinch_400_malformed_json",
+            Request::post("/v1/projects/p1/accessKeys").raw("application/json", "{"),
+        ),
+        (
+            "sinch_400_mistyped_page_size",
+            Request::get("/v1/projects/p1/accessKeys?pageSize=lots"),
+        ),
+        (
+            "sinch_405_wrong_method",
+            Request::new("PUT", "/v1/projects/p1/accessKeys"),
+        ),
+    ];
+    for (name, request) in cases {
+        let response = server.send(Api::Sinch, request).await;
+        assert!(
+            matches!(response.status, 400 | 405),
+            "{name}: {}",
+            response.status
+        );
+        assert_response_snapshot!(name, response);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bodies_up_to_64_kib_are_read_and_larger_ones_refused() {
+    let server = TestServer::start().await;
+    let padded = |bytes: usize| json!({"apiId": "api_1", "name": "x".repeat(bytes)});
+
+    let fits = server
+        .send(
+            Api::Unkey,
+            Request::post("/v1/keys.createKey").json(&padded(60 * 1024)),
+        )
+        .await;
+    assert_eq!(fits.status, 501, "a 60 KiB body is read: {}", fits.body);
+
+    let unkey = server
+        .send(
+            Api::Unkey,
+            Request::post("/v1/keys.createKey").json(&padded(65 * 1024)),
+        )
+        .await;
+    assert_response_snapshot!("unkey_400_body_too_large", unkey);
+    let sinch = server
+        .send(
+            Api::Sinch,
+            Request::post("/v1/projects/p1/accessKeys")
+                .json(&json!({"displayName": "x".repeat(65 * 1024)})),
+        )
+        .await;
+    assert_response_snapshot!("sinch_400_body_too_large", sinch);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unknown_path_gets_dropshots_own_404() {
+    // The one documented exception: no route can catch paths beside literal ones.
+    let server = TestServer::start().await;
+    let response = server.send(Api::Unkey, Request::get("/v1/keys.nope")).await;
+    assert_eq!(response.status, 404);
+    assert_eq!(response.body["message"], json!("Not Found"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_served_specs_are_the_traits_documents() {
+    let server = TestServer::start().await;
+    for (document, expected) in [
+        ("unkey.json", keyward::server::unkey_openapi().unwrap()),
+        ("sinch.json", keyward::server::sinch_openapi().unwrap()),
+    ] {
+        let url = format!("{}/openapi/{document}", server.base_url);
+        let served: Value = server
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(served, expected, "{document}");
+    }
+    server.shutdown().await;
+}

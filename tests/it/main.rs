@@ -1,0 +1,14 @@
+//! keyward's integration tests: one binary, one module per area.
+
+#[path = "../../codegen/openapi.rs"]
+#[allow(dead_code)]
+mod openapi;
+
+mod common;
+
+mod cli;
+mod clients;
+mod codegen;
+mod errors;
+mod generated;
+mod spec_conformance;
