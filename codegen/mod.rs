@@ -33,8 +33,9 @@ pub fn generate(spec_dir: &Path) -> Result<Vec<GeneratedFile>, String> {
             .ok_or_else(|| format!("{file_name}: cannot derive an API name"))?;
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("reading {file_name}: {e}"))?;
-        let raw: serde_json::Value =
+        let mut raw: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| format!("{file_name} is not JSON: {e}"))?;
+        openapi::widen_schemas(&file_name, &mut raw)?;
         let normalized = openapi::normalize(&raw).map_err(|e| format!("{file_name}: {e}"))?;
         files.push(GeneratedFile {
             name: format!("{}.rs", names.module),

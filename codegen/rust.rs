@@ -56,7 +56,8 @@ fn types(normalized: &Normalized) -> Result<TokenStream, String> {
     let mut space = typify::TypeSpace::new(&settings);
     let definitions = openapi::component_json_schemas(&normalized.spec)
         .into_iter()
-        .map(|(name, schema)| {
+        .map(|(name, mut schema)| {
+            numbers_as_integers(&mut schema);
             serde_json::from_value::<schemars::schema::Schema>(schema)
                 .map(|s| (name.clone(), s))
                 .map_err(|e| format!("schema {name} is not valid JSON Schema: {e}"))
@@ -89,6 +90,38 @@ fn types(normalized: &Normalized) -> Result<TokenStream, String> {
         }
     };
     Ok(quote! { #file #helper })
+}
+
+/// Both APIs use `number` only for integers (unix ms, counts, limits), so a
+/// `number` without a format is generated as `i64`: responses then print `5`,
+/// not `5.0`, which clients that decode into integers need. The spec is
+/// unchanged, and validation still uses it.
+fn numbers_as_integers(schema: &mut serde_json::Value) {
+    match schema {
+        serde_json::Value::Object(map) => {
+            let untyped_number = map.get("format").is_none()
+                && match map.get_mut("type") {
+                    Some(serde_json::Value::String(t)) => t == "number",
+                    Some(serde_json::Value::Array(types)) => types.iter().any(|t| t == "number"),
+                    _ => false,
+                };
+            if untyped_number {
+                match map.get_mut("type") {
+                    Some(serde_json::Value::Array(types)) => {
+                        for t in types.iter_mut().filter(|t| *t == "number") {
+                            *t = serde_json::json!("integer");
+                        }
+                    }
+                    Some(t) => *t = serde_json::json!("integer"),
+                    None => {}
+                }
+                map.insert("format".into(), serde_json::json!("int64"));
+            }
+            map.values_mut().for_each(numbers_as_integers);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(numbers_as_integers),
+        _ => {}
+    }
 }
 
 /// Turns `field: Option<T>` of `schema` into `Option<Option<T>>`, so that

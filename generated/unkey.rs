@@ -1133,7 +1133,7 @@ pub mod types {
         pub limit: ::std::num::NonZeroU64,
         ///Use this to fetch the next page of results. A new cursor will be returned in the response if there are more results.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub offset: ::std::option::Option<f64>,
+        pub offset: ::std::option::Option<i64>,
         ///If provided, this will only return keys where the `ownerId` matches.
         #[serde(
             rename = "ownerId",
@@ -1281,19 +1281,19 @@ pub mod types {
             rename = "createdAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub created_at: ::std::option::Option<f64>,
+        pub created_at: ::std::option::Option<i64>,
         ///The unix timestamp in milliseconds when the key was deleted. We don't delete the key outright, you can restore it later.
         #[serde(
             rename = "deletedAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub deleted_at: ::std::option::Option<f64>,
+        pub deleted_at: ::std::option::Option<i64>,
         ///Sets if key is enabled or disabled. Disabled keys are not valid.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enabled: ::std::option::Option<bool>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires: ::std::option::Option<f64>,
+        pub expires: ::std::option::Option<i64>,
         ///The id of the key
         pub id: ::std::string::String,
         ///Any additional metadata you want to store with the key
@@ -1317,7 +1317,7 @@ pub mod types {
         pub refill: ::std::option::Option<KeyRefill>,
         ///The number of requests that can be made with this key before it becomes invalid. If this field is null or undefined, the key has no request limit.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub remaining: ::std::option::Option<f64>,
+        pub remaining: ::std::option::Option<i64>,
         ///All roles this key belongs to
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub roles: ::std::vec::Vec<::std::string::String>,
@@ -1427,7 +1427,7 @@ pub mod types {
             rename = "lastRefillAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub last_refill_at: ::std::option::Option<f64>,
+        pub last_refill_at: ::std::option::Option<i64>,
     }
     ///Determines the rate at which verifications will be refilled.
     #[derive(
@@ -2243,14 +2243,14 @@ The underscore is automatically added if you are defining a prefix, for example:
     pub struct KeysGetVerificationsResponseVerificationsItem {
         ///The number of requests that were rate limited
         #[serde(rename = "rateLimited")]
-        pub rate_limited: f64,
+        pub rate_limited: i64,
         ///The number of successful requests
-        pub success: f64,
+        pub success: i64,
         ///The timestamp of the usage data
         pub time: ::std::num::NonZeroU64,
         ///The number of requests that exceeded the usage limit
         #[serde(rename = "usageExceeded")]
-        pub usage_exceeded: f64,
+        pub usage_exceeded: i64,
     }
     ///`KeysUpdateKeyBody`
     #[derive(
@@ -2271,7 +2271,7 @@ The underscore is automatically added if you are defining a prefix, for example:
             skip_serializing_if = "Option::is_none",
             deserialize_with = "absent_or_null::deserialize"
         )]
-        pub expires: ::std::option::Option<::std::option::Option<f64>>,
+        pub expires: ::std::option::Option<::std::option::Option<i64>>,
         ///The id of the key you want to modify
         #[serde(rename = "keyId")]
         pub key_id: ::std::string::String,
@@ -2332,7 +2332,7 @@ The underscore is automatically added if you are defining a prefix, for example:
             skip_serializing_if = "Option::is_none",
             deserialize_with = "absent_or_null::deserialize"
         )]
-        pub remaining: ::std::option::Option<::std::option::Option<f64>>,
+        pub remaining: ::std::option::Option<::std::option::Option<i64>>,
     }
     ///Unkey comes with per-key ratelimiting out of the box. Set `null` to disable.
     #[derive(
@@ -2927,16 +2927,16 @@ Possible values are:
             rename = "createdAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub created_at: ::std::option::Option<f64>,
+        pub created_at: ::std::option::Option<i64>,
         ///The unix timestamp in milliseconds when the key was deleted. We don't delete the key outright, you can restore it later.
         #[serde(
             rename = "deletedAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub deleted_at: ::std::option::Option<f64>,
+        pub deleted_at: ::std::option::Option<i64>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires: ::std::option::Option<f64>,
+        pub expires: ::std::option::Option<i64>,
         ///The id of the key
         #[serde(
             rename = "keyId",
@@ -2959,7 +2959,7 @@ Possible values are:
         pub ratelimit: ::std::option::Option<PostKeysVerifyResponseRatelimit>,
         ///The number of requests that can be made with this key before it becomes invalid. If this field is null or undefined, the key has no request limit.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub remaining: ::std::option::Option<f64>,
+        pub remaining: ::std::option::Option<i64>,
         /**Whether the key is valid or not.
 A key could be invalid for a number of reasons, for example if it has expired, has no more verifications left or if it has been deleted.*/
         pub valid: bool,
@@ -3057,11 +3057,11 @@ Possible values are:
     )]
     pub struct PostKeysVerifyResponseRatelimit {
         ///Maximum number of requests that can be made inside a window
-        pub limit: f64,
+        pub limit: i64,
         ///Remaining requests after this verification
-        pub remaining: f64,
+        pub remaining: i64,
         ///Unix timestamp in milliseconds when the ratelimit will reset
-        pub reset: f64,
+        pub reset: i64,
     }
     ///`RatelimitsLimitBody`
     #[derive(
@@ -3125,11 +3125,11 @@ Possible values are:
     )]
     pub struct RatelimitsLimitResponse {
         ///How many requests are allowed within a window.
-        pub limit: f64,
+        pub limit: i64,
         ///How many requests can still be made in the current window.
-        pub remaining: f64,
+        pub remaining: i64,
         ///A unix millisecond timestamp when the limits reset.
-        pub reset: f64,
+        pub reset: i64,
         ///Returns true if the request should be processed, false if it was rejected.
         pub success: bool,
     }
@@ -3165,8 +3165,8 @@ The key will be verified against the api's configuration. If the key does not be
     )]
     pub struct V1KeysVerifyKeyRequestAuthorization {
         ///A query for which permissions you require
-        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
-        pub permissions: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub permissions: ::std::option::Option<::serde_json::Value>,
     }
     ///The key to verify
     #[derive(
@@ -3261,7 +3261,7 @@ Possible values are:
         pub environment: ::std::option::Option<::std::string::String>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires: ::std::option::Option<f64>,
+        pub expires: ::std::option::Option<i64>,
         ///The id of the key
         #[serde(
             rename = "keyId",
@@ -3287,7 +3287,7 @@ Possible values are:
         pub ratelimit: ::std::option::Option<V1KeysVerifyKeyResponseRatelimit>,
         ///The number of requests that can be made with this key before it becomes invalid. If this field is null or undefined, the key has no request limit.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub remaining: ::std::option::Option<f64>,
+        pub remaining: ::std::option::Option<i64>,
         /**Whether the key is valid or not.
 A key could be invalid for a number of reasons, for example if it has expired, has no more verifications left or if it has been deleted.*/
         pub valid: bool,
@@ -3387,11 +3387,11 @@ Possible values are:
     )]
     pub struct V1KeysVerifyKeyResponseRatelimit {
         ///Maximum number of requests that can be made inside a window
-        pub limit: f64,
+        pub limit: i64,
         ///Remaining requests after this verification
-        pub remaining: f64,
+        pub remaining: i64,
         ///Unix timestamp in milliseconds when the ratelimit will reset
-        pub reset: f64,
+        pub reset: i64,
     }
     /// Generation of default values for serde.
     pub mod defaults {

@@ -3373,8 +3373,8 @@ The key will be verified against the api's configuration. If the key does not be
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct V1KeysVerifyKeyRequestAuthorization {
         ///A query for which permissions you require
-        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
-        pub permissions: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub permissions: ::std::option::Option<::serde_json::Value>,
     }
     impl V1KeysVerifyKeyRequestAuthorization {
         pub fn builder() -> builder::V1KeysVerifyKeyRequestAuthorization {
@@ -8664,7 +8664,7 @@ Possible values are:
         #[derive(Clone, Debug)]
         pub struct V1KeysVerifyKeyRequestAuthorization {
             permissions: ::std::result::Result<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::option::Option<::serde_json::Value>,
                 ::std::string::String,
             >,
         }
@@ -8678,9 +8678,7 @@ Possible values are:
         impl V1KeysVerifyKeyRequestAuthorization {
             pub fn permissions<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                >,
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.permissions = value

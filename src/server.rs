@@ -4,6 +4,7 @@ use crate::api::sinch_access_keys::SinchAccessKeysService;
 use crate::api::unkey::UnkeyService;
 use crate::domain::admin::{self, Bootstrap};
 use crate::domain::clock::Clock;
+use crate::domain::unkey::Unkey;
 use crate::generated::{sinch_access_keys, unkey};
 use crate::storage::Storage;
 use anyhow::Context;
@@ -23,6 +24,7 @@ pub const REQUEST_BODY_MAX_BYTES: usize = 64 * 1024;
 pub struct ServerState {
     pub storage: Storage,
     pub clock: Arc<dyn Clock>,
+    pub unkey: Arc<Unkey>,
     specs: ServedSpecs,
 }
 
@@ -47,6 +49,7 @@ pub struct ServerConfig {
 /// A started server.
 pub struct RunningServer {
     pub server: HttpServer<ServerState>,
+    background: tokio::task::JoinHandle<()>,
     /// What the start created on an empty database, secrets included.
     pub bootstrap: Option<Bootstrap>,
 }
@@ -59,8 +62,14 @@ impl RunningServer {
     /// Stops accepting connections, lets requests in flight finish, then
     /// closes the database.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        let storage = self.server.app_private().storage.clone();
+        let state = self.server.app_private();
+        let (storage, unkey) = (state.storage.clone(), Arc::clone(&state.unkey));
         self.server.close().await.map_err(anyhow::Error::msg)?;
+        self.background.abort();
+        unkey
+            .flush()
+            .await
+            .context("writing the last verification counts")?;
         storage.close().await;
         Ok(())
     }
@@ -90,9 +99,12 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     .await
     .context("bootstrapping the empty database")?;
 
+    let unkey = Arc::new(Unkey::new(storage.clone(), Arc::clone(&clock)).await?);
+    let background = unkey.spawn_background(log.new(slog::o!("component" => "background")));
     let state = ServerState {
         storage,
         clock,
+        unkey,
         specs: served_specs()?,
     };
     let server = ServerBuilder::new(api_description()?, state, log)
@@ -103,7 +115,11 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         })
         .start()
         .map_err(|e| anyhow::anyhow!("starting the HTTP server on {}: {e}", config.bind))?;
-    Ok(RunningServer { server, bootstrap })
+    Ok(RunningServer {
+        server,
+        background,
+        bootstrap,
+    })
 }
 
 /// Both APIs in one description, plus the served specs.

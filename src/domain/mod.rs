@@ -6,3 +6,4 @@ pub mod clock;
 pub mod health;
 pub mod ids;
 pub mod secrets;
+pub mod unkey;

@@ -3,8 +3,20 @@
 //! backend would be a second implementation of these methods.
 
 mod admin;
+mod apis;
+mod keys;
+mod ratelimit_namespaces;
+mod root_keys;
+mod verifications;
 
 pub use admin::{NewAccessKey, NewRootKey};
+pub use apis::ApiRow;
+pub use keys::{
+    InsertKey, KeyPage, KeyPatch, KeyRow, NewKey, Ratelimit, RefillBoundaries, RemainingChange,
+    Spend, VerifiableKeyRow,
+};
+pub use root_keys::RootKeyRow;
+pub use verifications::{CountsDelta, DailyCounts};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -50,17 +50,58 @@ async fn the_unkey_client_reads_liveness() {
 }
 
 #[tokio::test]
-async fn the_clients_see_unimplemented_operations_as_errors() {
+async fn the_unkey_client_creates_and_verifies_keys() {
     let server = TestServer::start().await;
-    let unkey = unkey_client(&server)
-        .apis_get_api()
-        .api_id("api_1")
+    let client = unkey_client(&server);
+    let api = client
+        .apis_create_api()
+        .body(unkey::types::ApisCreateApiBody {
+            name: "client api".parse().expect("name"),
+        })
         .send()
-        .await;
-    assert_eq!(
-        unkey.expect_err("501").status().map(|s| s.as_u16()),
-        Some(501)
-    );
+        .await
+        .expect("createApi")
+        .into_inner();
+    let created = client
+        .keys_create_key()
+        .body_map(|body| {
+            body.api_id(api.api_id.clone())
+                .prefix(Some("cl".parse().expect("prefix")))
+        })
+        .send()
+        .await
+        .expect("createKey")
+        .into_inner();
+    assert!(created.key.starts_with("cl_"));
+    let verified = client
+        .keys_verify_key()
+        .body_map(|body| {
+            body.key(
+                created
+                    .key
+                    .parse::<unkey::types::V1KeysVerifyKeyRequestKey>()
+                    .expect("key"),
+            )
+            .api_id(Some(api.api_id.clone()))
+        })
+        .send()
+        .await
+        .expect("verifyKey")
+        .into_inner();
+    assert!(verified.valid);
+    assert_eq!(verified.key_id.as_deref(), Some(created.key_id.as_str()));
+
+    let missing = client.apis_get_api().api_id("api_missing").send().await;
+    match missing {
+        Err(unkey::Error::ErrorResponse(error)) => assert_eq!(error.status().as_u16(), 404),
+        other => panic!("expected a documented 404, got {other:?}"),
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_sinch_client_sees_unimplemented_operations_as_errors() {
+    let server = TestServer::start().await;
     let sinch = sinch_client(&server)
         .access_key_service_get_access_key()
         .project_id("p1")

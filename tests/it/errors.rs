@@ -8,76 +8,6 @@ use serde_json::{Value, json};
 /// One valid request per operation that is not implemented yet.
 fn stub_requests() -> Vec<(Api, &'static str, &'static str, Option<Value>)> {
     vec![
-        (Api::Unkey, "GET", "/v1/keys.getKey?keyId=key_1", None),
-        (
-            Api::Unkey,
-            "POST",
-            "/v1/keys.deleteKey",
-            Some(json!({"keyId": "key_1"})),
-        ),
-        (
-            Api::Unkey,
-            "POST",
-            "/v1/keys.createKey",
-            Some(json!({"apiId": "api_1"})),
-        ),
-        (
-            Api::Unkey,
-            "POST",
-            "/v1/keys.verifyKey",
-            Some(json!({"key": "abc_123"})),
-        ),
-        (
-            Api::Unkey,
-            "POST",
-            "/v1/keys.updateKey",
-            Some(json!({"keyId": "key_1", "name": null})),
-        ),
-        (
-            Api::Unkey,
-            "POST",
-            "/v1/keys.updateRemaining",
-            Some(json!({"keyId": "key_1", "op": "set", "value": 1})),
-        ),
-        (
-            Api::Unkey,
-            "GET",
-            "/v1/keys.getVerifications?keyId=key_1",
-            None,
-        ),
-        (Api::Unkey, "GET", "/v1/apis.getApi?apiId=api_1", None),
-        (
-            Api::Unkey,
-            "POST",
-            "/v1/apis.createApi",
-            Some(json!({"name": "my api"})),
-        ),
-        (Api::Unkey, "GET", "/v1/apis.listKeys?apiId=api_1", None),
-        (
-            Api::Unkey,
-            "POST",
-            "/v1/apis.deleteApi",
-            Some(json!({"apiId": "api_1"})),
-        ),
-        (
-            Api::Unkey,
-            "POST",
-            "/v1/ratelimits.limit",
-            Some(json!({"identifier": "u1", "limit": 10, "duration": 60000})),
-        ),
-        (
-            Api::Unkey,
-            "POST",
-            "/v1/keys",
-            Some(json!({"apiId": "api_1"})),
-        ),
-        (
-            Api::Unkey,
-            "POST",
-            "/v1/keys/verify",
-            Some(json!({"key": "abc_123"})),
-        ),
-        (Api::Unkey, "GET", "/v1/apis/api_1/keys", None),
         (Api::Sinch, "GET", "/v1/projects/p1/accessKeys", None),
         (
             Api::Sinch,
@@ -107,10 +37,6 @@ async fn unimplemented_operations_answer_501_in_their_api_shape() {
         let response = server.send(api, request).await;
         assert_eq!(response.status, 501, "{method} {path}: {}", response.body);
     }
-    let unkey = server
-        .send(Api::Unkey, Request::get("/v1/apis.getApi?apiId=api_1"))
-        .await;
-    assert_response_snapshot!("unkey_501_not_implemented", unkey);
     let sinch = server
         .send(Api::Sinch, Request::get("/v1/projects/p1/accessKeys"))
         .await;
@@ -255,7 +181,8 @@ async fn bodies_up_to_64_kib_are_read_and_larger_ones_refused() {
             Request::post("/v1/keys.createKey").json(&padded(60 * 1024)),
         )
         .await;
-    assert_eq!(fits.status, 501, "a 60 KiB body is read: {}", fits.body);
+    // Read and parsed; then the missing root key is what is wrong.
+    assert_eq!(fits.status, 401, "a 60 KiB body is read: {}", fits.body);
 
     let unkey = server
         .send(

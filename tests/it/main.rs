@@ -12,3 +12,4 @@ mod codegen;
 mod errors;
 mod generated;
 mod spec_conformance;
+mod unkey;

@@ -105,6 +105,19 @@ impl ApiError for Error {
     }
 }
 
+impl From<crate::domain::unkey::Error> for Error {
+    fn from(error: crate::domain::unkey::Error) -> Error {
+        use crate::domain::unkey::Error as Domain;
+        match error {
+            Domain::BadRequest(message) => Error::new(StatusCode::BAD_REQUEST, message),
+            Domain::Unauthorized(message) => Error::new(StatusCode::UNAUTHORIZED, message),
+            Domain::Forbidden(message) => Error::new(StatusCode::FORBIDDEN, message),
+            Domain::NotFound(message) => Error::new(StatusCode::NOT_FOUND, message),
+            Domain::Storage(error) => Error::from(error),
+        }
+    }
+}
+
 impl From<crate::storage::StorageError> for Error {
     // The client learns only that it failed; the log line gets the cause.
     fn from(error: crate::storage::StorageError) -> Error {

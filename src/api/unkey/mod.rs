@@ -1,18 +1,37 @@
-//! The Unkey v1 API: thin handlers over the domain, answering in Unkey's
-//! error shape.
+//! The Unkey v1 API: thin handlers. Each parses its input, authenticates the
+//! root key, calls the domain and renders the result in Unkey's shapes.
 
 mod error;
+mod views;
 
 pub use error::{Error, REQUEST_ID_HEADER};
 
 use crate::api::{Body, PathParams, QueryParams, Reply, answer};
 use crate::domain::health;
+use crate::domain::unkey::keys::{CreateKey, RemainingOp, UpdateKey};
+use crate::domain::unkey::ratelimit::LimitRequest;
+use crate::domain::unkey::{self as domain, RootKey};
 use crate::generated::unkey::{UnkeyApi, types};
 use crate::server::ServerState;
 use dropshot::RequestContext;
+use std::num::NonZeroU64;
 
 /// The implementation of [`UnkeyApi`].
 pub enum UnkeyService {}
+
+/// The root key of a request, from `Authorization: Bearer …`.
+async fn root_key(rqctx: &RequestContext<ServerState>) -> Result<RootKey, domain::Error> {
+    let header = rqctx
+        .request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    rqctx.context().unkey.authenticate(header).await
+}
+
+fn int(n: NonZeroU64) -> i64 {
+    i64::try_from(n.get()).unwrap_or(i64::MAX)
+}
 
 impl UnkeyApi for UnkeyService {
     type Context = ServerState;
@@ -41,8 +60,10 @@ impl UnkeyApi for UnkeyService {
         query: QueryParams<types::KeysGetKeyQuery>,
     ) -> Result<Reply<types::Key>, Error> {
         answer(&rqctx, async {
-            query.parsed()?;
-            Err(Error::not_implemented())
+            let query = query.parsed()?;
+            let root = root_key(&rqctx).await?;
+            let key = rqctx.context().unkey.get_key(&root, &query.key_id).await?;
+            Ok(views::key(key))
         })
         .await
     }
@@ -52,8 +73,14 @@ impl UnkeyApi for UnkeyService {
         body: Body<types::KeysDeleteKeyBody>,
     ) -> Result<Reply<types::KeysDeleteKeyResponse>, Error> {
         answer(&rqctx, async {
-            body.parsed()?;
-            Err(Error::not_implemented())
+            let body = body.parsed()?;
+            let root = root_key(&rqctx).await?;
+            rqctx
+                .context()
+                .unkey
+                .delete_key(&root, &body.key_id)
+                .await?;
+            Ok(types::KeysDeleteKeyResponse(Default::default()))
         })
         .await
     }
@@ -63,8 +90,30 @@ impl UnkeyApi for UnkeyService {
         body: Body<types::KeysCreateKeyBody>,
     ) -> Result<Reply<types::KeysCreateKeyResponse>, Error> {
         answer(&rqctx, async {
-            body.parsed()?;
-            Err(Error::not_implemented())
+            let body = body.parsed()?;
+            let root = root_key(&rqctx).await?;
+            let request = CreateKey {
+                api_id: body.api_id,
+                prefix: body.prefix.map(String::from),
+                name: body.name,
+                byte_length: body.byte_length,
+                owner_id: body.owner_id,
+                meta: Some(body.meta).filter(|m| !m.is_empty()),
+                expires: body.expires,
+                remaining: body.remaining,
+                refill: body.refill.map(|r| views::refill(r.interval, r.amount)),
+                ratelimit: body
+                    .ratelimit
+                    .map(|r| views::ratelimit(r.type_, r.limit, r.refill_rate, r.refill_interval)),
+                roles: body.roles.into_iter().map(String::from).collect(),
+                enabled: body.enabled,
+                environment: body.environment.map(String::from),
+            };
+            let created = rqctx.context().unkey.create_key(&root, request).await?;
+            Ok(types::KeysCreateKeyResponse {
+                key_id: created.key_id,
+                key: created.key,
+            })
         })
         .await
     }
@@ -74,8 +123,17 @@ impl UnkeyApi for UnkeyService {
         body: Body<types::V1KeysVerifyKeyRequest>,
     ) -> Result<Reply<types::V1KeysVerifyKeyResponse>, Error> {
         answer(&rqctx, async {
-            body.parsed()?;
-            Err(Error::not_implemented())
+            let body = body.parsed()?;
+            let permissions = body
+                .authorization
+                .as_ref()
+                .and_then(|a| a.permissions.as_ref());
+            let verification = rqctx
+                .context()
+                .unkey
+                .verify_key(&body.key, body.api_id.as_deref(), permissions)
+                .await?;
+            Ok(views::verification(verification))
         })
         .await
     }
@@ -85,8 +143,28 @@ impl UnkeyApi for UnkeyService {
         body: Body<types::KeysUpdateKeyBody>,
     ) -> Result<Reply<types::KeysUpdateKeyResponse>, Error> {
         answer(&rqctx, async {
-            body.parsed()?;
-            Err(Error::not_implemented())
+            let body = body.parsed()?;
+            let root = root_key(&rqctx).await?;
+            let update = UpdateKey {
+                name: body.name,
+                owner_id: body.owner_id,
+                meta: body.meta,
+                expires: body.expires,
+                remaining: body.remaining,
+                refill: body
+                    .refill
+                    .map(|r| r.map(|r| views::refill(r.interval, r.amount))),
+                ratelimit: body.ratelimit.map(|r| {
+                    r.map(|r| views::ratelimit(r.type_, r.limit, r.refill_rate, r.refill_interval))
+                }),
+                enabled: body.enabled,
+            };
+            rqctx
+                .context()
+                .unkey
+                .update_key(&root, &body.key_id, update)
+                .await?;
+            Ok(types::KeysUpdateKeyResponse(Default::default()))
         })
         .await
     }
@@ -96,8 +174,19 @@ impl UnkeyApi for UnkeyService {
         body: Body<types::KeysUpdateRemainingBody>,
     ) -> Result<Reply<types::KeysUpdateRemainingResponse>, Error> {
         answer(&rqctx, async {
-            body.parsed()?;
-            Err(Error::not_implemented())
+            let body = body.parsed()?;
+            let root = root_key(&rqctx).await?;
+            let op = match body.op {
+                types::KeysUpdateRemainingBodyOp::Increment => RemainingOp::Increment,
+                types::KeysUpdateRemainingBodyOp::Decrement => RemainingOp::Decrement,
+                types::KeysUpdateRemainingBodyOp::Set => RemainingOp::Set,
+            };
+            let remaining = rqctx
+                .context()
+                .unkey
+                .update_remaining(&root, &body.key_id, op, body.value)
+                .await?;
+            Ok(types::KeysUpdateRemainingResponse { remaining })
         })
         .await
     }
@@ -107,8 +196,31 @@ impl UnkeyApi for UnkeyService {
         query: QueryParams<types::KeysGetVerificationsQuery>,
     ) -> Result<Reply<types::KeysGetVerificationsResponse>, Error> {
         answer(&rqctx, async {
-            query.parsed()?;
-            Err(Error::not_implemented())
+            let query = query.parsed()?;
+            let root = root_key(&rqctx).await?;
+            let days = rqctx
+                .context()
+                .unkey
+                .get_verifications(
+                    &root,
+                    query.key_id.as_deref(),
+                    query.owner_id.as_deref(),
+                    query.start,
+                    query.end,
+                )
+                .await?;
+            let verifications = days
+                .into_iter()
+                .filter_map(|d| {
+                    Some(types::KeysGetVerificationsResponseVerificationsItem {
+                        time: NonZeroU64::new(u64::try_from(d.day).ok()?)?,
+                        success: d.success,
+                        rate_limited: d.rate_limited,
+                        usage_exceeded: d.usage_exceeded,
+                    })
+                })
+                .collect();
+            Ok(types::KeysGetVerificationsResponse { verifications })
         })
         .await
     }
@@ -118,8 +230,14 @@ impl UnkeyApi for UnkeyService {
         query: QueryParams<types::ApisGetApiQuery>,
     ) -> Result<Reply<types::ApisGetApiResponse>, Error> {
         answer(&rqctx, async {
-            query.parsed()?;
-            Err(Error::not_implemented())
+            let query = query.parsed()?;
+            let root = root_key(&rqctx).await?;
+            let api = rqctx.context().unkey.get_api(&root, &query.api_id).await?;
+            Ok(types::ApisGetApiResponse {
+                id: api.id,
+                workspace_id: api.workspace_id,
+                name: Some(api.name),
+            })
         })
         .await
     }
@@ -129,8 +247,10 @@ impl UnkeyApi for UnkeyService {
         body: Body<types::ApisCreateApiBody>,
     ) -> Result<Reply<types::ApisCreateApiResponse>, Error> {
         answer(&rqctx, async {
-            body.parsed()?;
-            Err(Error::not_implemented())
+            let body = body.parsed()?;
+            let root = root_key(&rqctx).await?;
+            let api_id = rqctx.context().unkey.create_api(&root, &body.name).await?;
+            Ok(types::ApisCreateApiResponse { api_id })
         })
         .await
     }
@@ -140,8 +260,24 @@ impl UnkeyApi for UnkeyService {
         query: QueryParams<types::ApisListKeysQuery>,
     ) -> Result<Reply<types::ApisListKeysResponse>, Error> {
         answer(&rqctx, async {
-            query.parsed()?;
-            Err(Error::not_implemented())
+            let query = query.parsed()?;
+            let root = root_key(&rqctx).await?;
+            let list = rqctx
+                .context()
+                .unkey
+                .list_keys(
+                    &root,
+                    &query.api_id,
+                    query.limit.get(),
+                    query.cursor.as_deref(),
+                    query.owner_id.as_deref().map(String::as_str),
+                )
+                .await?;
+            Ok(types::ApisListKeysResponse {
+                keys: list.keys.into_iter().map(views::key).collect(),
+                total: list.total,
+                cursor: list.cursor,
+            })
         })
         .await
     }
@@ -151,8 +287,14 @@ impl UnkeyApi for UnkeyService {
         body: Body<types::ApisDeleteApiBody>,
     ) -> Result<Reply<types::ApisDeleteApiResponse>, Error> {
         answer(&rqctx, async {
-            body.parsed()?;
-            Err(Error::not_implemented())
+            let body = body.parsed()?;
+            let root = root_key(&rqctx).await?;
+            rqctx
+                .context()
+                .unkey
+                .delete_api(&root, &body.api_id)
+                .await?;
+            Ok(types::ApisDeleteApiResponse(Default::default()))
         })
         .await
     }
@@ -162,8 +304,22 @@ impl UnkeyApi for UnkeyService {
         body: Body<types::RatelimitsLimitBody>,
     ) -> Result<Reply<types::RatelimitsLimitResponse>, Error> {
         answer(&rqctx, async {
-            body.parsed()?;
-            Err(Error::not_implemented())
+            let body = body.parsed()?;
+            let root = root_key(&rqctx).await?;
+            let request = LimitRequest {
+                namespace: body.namespace,
+                identifier: body.identifier,
+                limit: int(body.limit),
+                duration: body.duration,
+                cost: int(body.cost),
+            };
+            let decision = rqctx.context().unkey.ratelimit(&root, &request).await?;
+            Ok(types::RatelimitsLimitResponse {
+                success: decision.allowed,
+                limit: decision.limit,
+                remaining: decision.remaining,
+                reset: decision.reset,
+            })
         })
         .await
     }
@@ -173,8 +329,34 @@ impl UnkeyApi for UnkeyService {
         body: Body<types::PostKeysBody>,
     ) -> Result<Reply<types::PostKeysResponse>, Error> {
         answer(&rqctx, async {
-            body.parsed()?;
-            Err(Error::not_implemented())
+            let body = body.parsed()?;
+            let root = root_key(&rqctx).await?;
+            let request = CreateKey {
+                api_id: body.api_id,
+                prefix: body.prefix.map(String::from),
+                name: body.name,
+                byte_length: body.byte_length,
+                owner_id: body.owner_id,
+                meta: Some(body.meta).filter(|m| !m.is_empty()),
+                expires: body.expires,
+                remaining: body.remaining,
+                refill: None,
+                ratelimit: body
+                    .ratelimit
+                    .map(|r| views::ratelimit(r.type_, r.limit, r.refill_rate, r.refill_interval)),
+                roles: Vec::new(),
+                enabled: true,
+                environment: None,
+            };
+            let created = rqctx
+                .context()
+                .unkey
+                .create_key_legacy(&root, request)
+                .await?;
+            Ok(types::PostKeysResponse {
+                key_id: created.key_id,
+                key: created.key,
+            })
         })
         .await
     }
@@ -184,8 +366,13 @@ impl UnkeyApi for UnkeyService {
         body: Body<types::PostKeysVerifyBody>,
     ) -> Result<Reply<types::PostKeysVerifyResponse>, Error> {
         answer(&rqctx, async {
-            body.parsed()?;
-            Err(Error::not_implemented())
+            let body = body.parsed()?;
+            let verification = rqctx
+                .context()
+                .unkey
+                .verify_key(&body.key, body.api_id.as_deref(), None)
+                .await?;
+            Ok(views::legacy_verification(verification))
         })
         .await
     }
@@ -196,9 +383,26 @@ impl UnkeyApi for UnkeyService {
         query: QueryParams<types::GetApisApiIdKeysQuery>,
     ) -> Result<Reply<types::GetApisApiIdKeysResponse>, Error> {
         answer(&rqctx, async {
-            path.parsed()?;
-            query.parsed()?;
-            Err(Error::not_implemented())
+            let path = path.parsed()?;
+            let query = query.parsed()?;
+            let root = root_key(&rqctx).await?;
+            let offset = u64::try_from(query.offset.unwrap_or(0))
+                .map_err(|_| domain::Error::BadRequest("offset: must be 0 or more".into()))?;
+            let list = rqctx
+                .context()
+                .unkey
+                .list_keys_legacy(
+                    &root,
+                    &path.api_id,
+                    query.limit.get(),
+                    offset,
+                    query.owner_id.as_deref().map(String::as_str),
+                )
+                .await?;
+            Ok(types::GetApisApiIdKeysResponse {
+                keys: list.keys.into_iter().map(views::key).collect(),
+                total: list.total,
+            })
         })
         .await
     }

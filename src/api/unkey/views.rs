@@ -1,0 +1,209 @@
+//! Between the Unkey wire types (generated from the spec) and the domain.
+
+use crate::domain::unkey::keys::{KeyRatelimit, RatelimitKind, Refill, RefillInterval};
+use crate::domain::unkey::verify::{Denial, Verification};
+use crate::generated::unkey::types;
+use crate::storage::KeyRow;
+use std::num::NonZeroU64;
+
+/// typify gives each spec location its own copy of these enums.
+macro_rules! from_wire_enum {
+    ($wire:ident => $domain:ident { $($variant:ident),* }) => {
+        impl From<types::$wire> for $domain {
+            fn from(value: types::$wire) -> $domain {
+                match value { $(types::$wire::$variant => $domain::$variant),* }
+            }
+        }
+    };
+}
+from_wire_enum!(KeysCreateKeyBodyRatelimitType => RatelimitKind { Fast, Consistent });
+from_wire_enum!(KeysUpdateKeyBodyRatelimitType => RatelimitKind { Fast, Consistent });
+from_wire_enum!(PostKeysBodyRatelimitType => RatelimitKind { Fast, Consistent });
+from_wire_enum!(KeysCreateKeyBodyRefillInterval => RefillInterval { Daily, Monthly });
+from_wire_enum!(KeysUpdateKeyBodyRefillInterval => RefillInterval { Daily, Monthly });
+
+/// The four ratelimit fields, whichever wire type carries them.
+pub fn ratelimit(
+    kind: impl Into<RatelimitKind>,
+    limit: NonZeroU64,
+    refill_rate: NonZeroU64,
+    refill_interval: NonZeroU64,
+) -> KeyRatelimit {
+    let int = |n: NonZeroU64| i64::try_from(n.get()).unwrap_or(i64::MAX);
+    KeyRatelimit {
+        kind: kind.into(),
+        limit: int(limit),
+        refill_rate: int(refill_rate),
+        refill_interval: int(refill_interval),
+    }
+}
+
+pub fn refill(interval: impl Into<RefillInterval>, amount: NonZeroU64) -> Refill {
+    Refill {
+        interval: interval.into(),
+        amount: i64::try_from(amount.get()).unwrap_or(i64::MAX),
+    }
+}
+
+fn json_names(names: &str) -> Vec<String> {
+    let mut names: Vec<String> = serde_json::from_str(names).unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn meta_object(meta: Option<&str>) -> serde_json::Map<String, serde_json::Value> {
+    meta.and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default()
+}
+
+/// A key as getKey and listKeys show it.
+pub fn key(row: KeyRow) -> types::Key {
+    let positive = |n: Option<i64>| {
+        n.and_then(|n| u64::try_from(n).ok())
+            .and_then(NonZeroU64::new)
+    };
+    let ratelimit = match (
+        row.ratelimit_type.as_deref(),
+        positive(row.ratelimit_limit),
+        positive(row.ratelimit_refill_rate),
+        positive(row.ratelimit_refill_interval),
+    ) {
+        (Some(kind), Some(limit), Some(refill_rate), Some(refill_interval)) => {
+            Some(types::KeyRatelimit {
+                type_: if kind == "consistent" {
+                    types::KeyRatelimitType::Consistent
+                } else {
+                    types::KeyRatelimitType::Fast
+                },
+                limit,
+                refill_rate,
+                refill_interval,
+            })
+        }
+        _ => None,
+    };
+    let refill = match (row.refill_interval.as_deref(), row.refill_amount) {
+        (Some(interval), Some(amount)) => Some(types::KeyRefill {
+            interval: if interval == "monthly" {
+                types::KeyRefillInterval::Monthly
+            } else {
+                types::KeyRefillInterval::Daily
+            },
+            amount,
+            last_refill_at: row.last_refill_at,
+        }),
+        _ => None,
+    };
+    types::Key {
+        id: row.id,
+        start: row.start,
+        api_id: Some(row.api_id),
+        workspace_id: row.workspace_id,
+        name: row.name,
+        owner_id: row.owner_id,
+        meta: meta_object(row.meta.as_deref()),
+        created_at: Some(row.created_at),
+        deleted_at: None,
+        expires: row.expires_at,
+        remaining: row.remaining,
+        refill,
+        ratelimit,
+        roles: json_names(&row.roles),
+        permissions: json_names(&row.permissions),
+        enabled: Some(row.enabled),
+    }
+}
+
+fn code(denial: Denial) -> types::V1KeysVerifyKeyResponseCode {
+    use types::V1KeysVerifyKeyResponseCode as Code;
+    match denial {
+        Denial::NotFound => Code::NotFound,
+        Denial::Disabled => Code::Disabled,
+        Denial::Forbidden => Code::Forbidden,
+        Denial::InsufficientPermissions => Code::InsufficientPermissions,
+        Denial::RateLimited => Code::RateLimited,
+        Denial::UsageExceeded => Code::UsageExceeded,
+    }
+}
+
+/// verifyKey's answer. A valid key shows what is set on it; an invalid one
+/// only why, its id when identified, and its limits where they apply.
+pub fn verification(v: Verification) -> types::V1KeysVerifyKeyResponse {
+    let ratelimit = v
+        .ratelimit
+        .map(|d| types::V1KeysVerifyKeyResponseRatelimit {
+            limit: d.limit,
+            remaining: d.remaining,
+            reset: d.reset,
+        });
+    let mut response = types::V1KeysVerifyKeyResponse {
+        valid: v.denial.is_none(),
+        code: v.denial.map(code),
+        key_id: v.key.as_ref().map(|k| k.id.clone()),
+        remaining: v.remaining,
+        ratelimit,
+        name: None,
+        owner_id: None,
+        meta: Default::default(),
+        expires: None,
+        enabled: None,
+        permissions: Vec::new(),
+        environment: None,
+    };
+    if let (None, Some(key)) = (v.denial, &v.key) {
+        response.name = key.name.clone();
+        response.owner_id = key.owner_id.clone();
+        response.meta = key.meta.clone().unwrap_or_default();
+        response.expires = key.expires_at;
+        response.enabled = Some(key.enabled);
+        response.permissions = key.permissions.clone();
+        response.environment = key.environment.clone();
+    }
+    response
+}
+
+/// The legacy `POST /v1/keys/verify` answer: the v1 answer in the older shape.
+pub fn legacy_verification(v: Verification) -> types::PostKeysVerifyResponse {
+    let current = verification(v);
+    types::PostKeysVerifyResponse {
+        valid: current.valid,
+        code: current.code.map(|c| match c {
+            types::V1KeysVerifyKeyResponseCode::NotFound => {
+                types::PostKeysVerifyResponseCode::NotFound
+            }
+            types::V1KeysVerifyKeyResponseCode::Forbidden => {
+                types::PostKeysVerifyResponseCode::Forbidden
+            }
+            types::V1KeysVerifyKeyResponseCode::UsageExceeded => {
+                types::PostKeysVerifyResponseCode::UsageExceeded
+            }
+            types::V1KeysVerifyKeyResponseCode::RateLimited => {
+                types::PostKeysVerifyResponseCode::RateLimited
+            }
+            types::V1KeysVerifyKeyResponseCode::Unauthorized => {
+                types::PostKeysVerifyResponseCode::Unauthorized
+            }
+            types::V1KeysVerifyKeyResponseCode::Disabled => {
+                types::PostKeysVerifyResponseCode::Disabled
+            }
+            types::V1KeysVerifyKeyResponseCode::InsufficientPermissions => {
+                types::PostKeysVerifyResponseCode::InsufficientPermissions
+            }
+        }),
+        key_id: current.key_id,
+        name: current.name,
+        owner_id: current.owner_id,
+        meta: current.meta,
+        expires: current.expires,
+        remaining: current.remaining,
+        ratelimit: current
+            .ratelimit
+            .map(|r| types::PostKeysVerifyResponseRatelimit {
+                limit: r.limit,
+                remaining: r.remaining,
+                reset: r.reset,
+            }),
+        created_at: None,
+        deleted_at: None,
+    }
+}

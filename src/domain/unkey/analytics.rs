@@ -1,0 +1,87 @@
+//! Verification counts per key and UTC day. The verify path only adds to an
+//! in-memory tally; a background task writes it out at least every second,
+//! and shutdown writes the rest.
+
+use crate::storage::{CountsDelta, DailyCounts, Storage, StorageError};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome {
+    Success,
+    RateLimited,
+    UsageExceeded,
+}
+
+#[derive(Default)]
+pub struct VerificationCounts {
+    pending: Mutex<HashMap<(String, i64), (String, DailyCounts)>>,
+}
+
+impl VerificationCounts {
+    pub fn record(&self, workspace_id: &str, key_id: &str, now: i64, outcome: Outcome) {
+        let day = now.div_euclid(DAY_MS) * DAY_MS;
+        let mut pending = match self.pending.lock() {
+            Ok(pending) => pending,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let (_, counts) = pending.entry((key_id.to_string(), day)).or_insert_with(|| {
+            (
+                workspace_id.to_string(),
+                DailyCounts {
+                    day,
+                    ..Default::default()
+                },
+            )
+        });
+        match outcome {
+            Outcome::Success => counts.success += 1,
+            Outcome::RateLimited => counts.rate_limited += 1,
+            Outcome::UsageExceeded => counts.usage_exceeded += 1,
+        }
+    }
+
+    /// Writes out what is pending. On failure the counts are put back.
+    pub async fn flush(&self, storage: &Storage) -> Result<(), StorageError> {
+        let batch: Vec<CountsDelta> = {
+            let mut pending = match self.pending.lock() {
+                Ok(pending) => pending,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            pending
+                .drain()
+                .map(|((key_id, _), (workspace_id, counts))| CountsDelta {
+                    key_id,
+                    workspace_id,
+                    counts,
+                })
+                .collect()
+        };
+        if let Err(e) = storage.add_verification_counts(&batch).await {
+            let mut pending = match self.pending.lock() {
+                Ok(pending) => pending,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            for delta in batch {
+                let entry = pending
+                    .entry((delta.key_id, delta.counts.day))
+                    .or_insert_with(|| {
+                        (
+                            delta.workspace_id,
+                            DailyCounts {
+                                day: delta.counts.day,
+                                ..Default::default()
+                            },
+                        )
+                    });
+                entry.1.success += delta.counts.success;
+                entry.1.rate_limited += delta.counts.rate_limited;
+                entry.1.usage_exceeded += delta.counts.usage_exceeded;
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! Apis: create, read, delete (with their keys).
+
+use super::permissions::Query;
+use super::{Error, Result, RootKey, Unkey};
+use crate::domain::ids::new_id;
+use crate::storage::ApiRow;
+
+impl Unkey {
+    pub async fn create_api(&self, root: &RootKey, name: &str) -> Result<String> {
+        root.require(&Query::any_of(["*", "api.*.create_api"]))?;
+        if name.chars().count() < 3 {
+            return Err(Error::BadRequest(
+                "name: must be at least 3 characters".into(),
+            ));
+        }
+        let now = self.now();
+        let api_id = new_id("api", now);
+        self.storage
+            .create_api(&api_id, &root.workspace_id, name, now)
+            .await?;
+        Ok(api_id)
+    }
+
+    pub async fn get_api(&self, root: &RootKey, api_id: &str) -> Result<ApiRow> {
+        root.require(&Query::any_of([
+            "*".to_string(),
+            "api.*.read_api".into(),
+            format!("api.{api_id}.read_api"),
+        ]))?;
+        self.find_api(root, api_id).await
+    }
+
+    /// Soft-deletes the api and its keys; none of them verifies again.
+    pub async fn delete_api(&self, root: &RootKey, api_id: &str) -> Result<()> {
+        root.require(&Query::any_of([
+            "*".to_string(),
+            "api.*.delete_api".into(),
+            format!("api.{api_id}.delete_api"),
+        ]))?;
+        let hashes = self
+            .storage
+            .delete_api(&root.workspace_id, api_id, self.now())
+            .await?
+            .ok_or_else(|| api_not_found(api_id))?;
+        self.cache.invalidate_all(&hashes);
+        Ok(())
+    }
+
+    /// A live api of the caller's workspace; another workspace's is a 404.
+    pub(super) async fn find_api(&self, root: &RootKey, api_id: &str) -> Result<ApiRow> {
+        self.storage
+            .find_api(&root.workspace_id, api_id)
+            .await?
+            .ok_or_else(|| api_not_found(api_id))
+    }
+}
+
+pub(super) fn api_not_found(api_id: &str) -> Error {
+    Error::NotFound(format!("api {api_id} not found"))
+}

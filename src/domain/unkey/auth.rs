@@ -1,0 +1,61 @@
+//! Root keys: who calls, for which workspace, with which permissions.
+
+use super::permissions::Query;
+use super::{Error, Result, Unkey};
+use crate::domain::secrets;
+use std::collections::HashSet;
+
+/// An authenticated root key.
+#[derive(Debug)]
+pub struct RootKey {
+    pub id: String,
+    pub workspace_id: String,
+    permissions: HashSet<String>,
+}
+
+impl RootKey {
+    /// Passes when the key's permissions satisfy `query`; the 403 names it.
+    pub fn require(&self, query: &Query) -> Result<()> {
+        if query.allows(&|p| self.permissions.contains(p)) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "this root key lacks the permission {query}"
+            )))
+        }
+    }
+
+    pub fn has(&self, permission: &str) -> bool {
+        self.permissions.contains(permission)
+    }
+}
+
+impl Unkey {
+    /// Authenticates the `Authorization` header of a request: `Bearer <root key>`.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<RootKey> {
+        let token = authorization
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                Error::Unauthorized(
+                    "a root key is required: Authorization: Bearer <root key>".into(),
+                )
+            })?;
+        let row = self
+            .storage
+            .find_root_key(&secrets::hash(token))
+            .await?
+            .ok_or_else(|| Error::Unauthorized("the root key is not valid".into()))?;
+        if !row.workspace_enabled {
+            return Err(Error::Forbidden("workspace is disabled".into()));
+        }
+        let permissions: Vec<String> = serde_json::from_str(&row.permissions).unwrap_or_default();
+        Ok(RootKey {
+            id: row.id,
+            workspace_id: row.workspace_id,
+            permissions: permissions.into_iter().collect(),
+        })
+    }
+}

@@ -1,0 +1,463 @@
+//! Keys: create, read, update, delete, remaining uses and listing.
+
+use super::permissions::Query;
+use super::{Error, Result, RootKey, Unkey};
+use crate::domain::{ids::new_id, secrets};
+use crate::storage::{
+    DailyCounts, InsertKey, KeyPage, KeyPatch, KeyRow, NewKey, Ratelimit, RemainingChange,
+};
+
+pub const MIN_BYTE_LENGTH: i64 = 16;
+pub const MAX_BYTE_LENGTH: i64 = 255;
+pub const MAX_PREFIX_CHARS: usize = 8;
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefillInterval {
+    Daily,
+    Monthly,
+}
+
+impl RefillInterval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefillInterval::Daily => "daily",
+            RefillInterval::Monthly => "monthly",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Refill {
+    pub interval: RefillInterval,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RatelimitKind {
+    Fast,
+    Consistent,
+}
+
+/// A per-key token bucket, as createKey and updateKey set it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRatelimit {
+    pub kind: RatelimitKind,
+    pub limit: i64,
+    pub refill_rate: i64,
+    pub refill_interval: i64,
+}
+
+impl KeyRatelimit {
+    fn stored(&self) -> Ratelimit<'static> {
+        Ratelimit {
+            kind: match self.kind {
+                RatelimitKind::Fast => "fast",
+                RatelimitKind::Consistent => "consistent",
+            },
+            limit: self.limit,
+            refill_rate: self.refill_rate,
+            refill_interval: self.refill_interval,
+        }
+    }
+}
+
+/// What createKey (and the legacy `POST /v1/keys`) asks for.
+#[derive(Debug, Clone)]
+pub struct CreateKey {
+    pub api_id: String,
+    pub prefix: Option<String>,
+    pub name: Option<String>,
+    pub byte_length: i64,
+    pub owner_id: Option<String>,
+    pub meta: Option<serde_json::Map<String, serde_json::Value>>,
+    pub expires: Option<i64>,
+    pub remaining: Option<i64>,
+    pub refill: Option<Refill>,
+    pub ratelimit: Option<KeyRatelimit>,
+    pub roles: Vec<String>,
+    pub enabled: bool,
+    pub environment: Option<String>,
+}
+
+pub struct CreatedKey {
+    pub key_id: String,
+    /// The key itself: shown this once, stored only as a hash.
+    pub key: String,
+}
+
+/// What updateKey asks for: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateKey {
+    pub name: Option<Option<String>>,
+    pub owner_id: Option<Option<String>>,
+    pub meta: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    pub expires: Option<Option<i64>>,
+    pub remaining: Option<Option<i64>>,
+    pub refill: Option<Option<Refill>>,
+    pub ratelimit: Option<Option<KeyRatelimit>>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemainingOp {
+    Increment,
+    Decrement,
+    Set,
+}
+
+/// A page of keys.
+pub struct KeyList {
+    pub keys: Vec<KeyRow>,
+    pub total: i64,
+    /// Present only when more keys follow.
+    pub cursor: Option<String>,
+}
+
+fn api_permission(action: &str, api_id: &str) -> Query {
+    Query::any_of([
+        "*".to_string(),
+        format!("api.*.{action}"),
+        format!("api.{api_id}.{action}"),
+    ])
+}
+
+fn key_not_found(key_id: &str) -> Error {
+    Error::NotFound(format!("key {key_id} not found"))
+}
+
+fn meta_json(meta: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::Value::Object(meta.clone()).to_string()
+}
+
+impl Unkey {
+    pub async fn create_key(&self, root: &RootKey, request: CreateKey) -> Result<CreatedKey> {
+        root.require(&api_permission("create_key", &request.api_id))?;
+        self.create_key_unchecked(root, request).await
+    }
+
+    /// The legacy `POST /v1/keys`: any root key of the workspace may create.
+    pub async fn create_key_legacy(
+        &self,
+        root: &RootKey,
+        request: CreateKey,
+    ) -> Result<CreatedKey> {
+        self.create_key_unchecked(root, request).await
+    }
+
+    async fn create_key_unchecked(&self, root: &RootKey, request: CreateKey) -> Result<CreatedKey> {
+        if !(MIN_BYTE_LENGTH..=MAX_BYTE_LENGTH).contains(&request.byte_length) {
+            return Err(Error::BadRequest(format!(
+                "byteLength: must be between {MIN_BYTE_LENGTH} and {MAX_BYTE_LENGTH}, got {}",
+                request.byte_length
+            )));
+        }
+        if request
+            .prefix
+            .as_ref()
+            .is_some_and(|p| p.chars().count() > MAX_PREFIX_CHARS)
+        {
+            return Err(Error::BadRequest(format!(
+                "prefix: must be at most {MAX_PREFIX_CHARS} characters"
+            )));
+        }
+        if request.remaining.is_some_and(|r| r <= 0) {
+            return Err(Error::BadRequest(
+                "remaining: must be greater than 0".into(),
+            ));
+        }
+        if request.refill.is_some() && request.remaining.is_none() {
+            return Err(Error::BadRequest(
+                "refill: requires remaining to be set".into(),
+            ));
+        }
+        let api = self.find_api(root, &request.api_id).await?;
+
+        let now = self.now();
+        let key_id = new_id("key", now);
+        let byte_length = u8::try_from(request.byte_length).unwrap_or(u8::MAX);
+        let key = secrets::new_unkey_key(request.prefix.as_deref(), byte_length);
+        let inserted = self
+            .storage
+            .insert_key(&NewKey {
+                id: &key_id,
+                workspace_id: &root.workspace_id,
+                api_id: &api.id,
+                hash: &secrets::hash(&key),
+                start: &secrets::key_start(&key),
+                name: request.name.as_deref(),
+                owner_id: request.owner_id.as_deref(),
+                meta: request.meta.as_ref().map(meta_json),
+                environment: request.environment.as_deref(),
+                enabled: request.enabled,
+                created_at: now,
+                expires_at: request.expires,
+                remaining: request.remaining,
+                refill: request.refill.map(|r| (r.interval.as_str(), r.amount)),
+                ratelimit: request.ratelimit.map(|r| r.stored()),
+                roles: &request.roles,
+            })
+            .await?;
+        match inserted {
+            InsertKey::Inserted => Ok(CreatedKey { key_id, key }),
+            InsertKey::MissingRoles(missing) => Err(Error::BadRequest(format!(
+                "roles: these roles do not exist in the workspace; create them first (keyward role create): {}",
+                missing.join(", ")
+            ))),
+        }
+    }
+
+    /// A live key of the caller's workspace, with any due refill applied.
+    pub async fn get_key(&self, root: &RootKey, key_id: &str) -> Result<KeyRow> {
+        let key = self.find_key(root, key_id).await?;
+        root.require(&api_permission("read_key", &key.api_id))?;
+        if key.refill_interval.is_some() {
+            self.storage
+                .refill_if_due(key_id, self.now(), self.refill_boundaries())
+                .await?;
+            return self.find_key(root, key_id).await;
+        }
+        Ok(key)
+    }
+
+    pub async fn delete_key(&self, root: &RootKey, key_id: &str) -> Result<()> {
+        let key = self.find_key(root, key_id).await?;
+        root.require(&api_permission("delete_key", &key.api_id))?;
+        if !self
+            .storage
+            .delete_key(&root.workspace_id, key_id, self.now())
+            .await?
+        {
+            return Err(key_not_found(key_id));
+        }
+        self.cache.invalidate(&key.hash);
+        Ok(())
+    }
+
+    pub async fn update_key(&self, root: &RootKey, key_id: &str, update: UpdateKey) -> Result<()> {
+        let key = self.find_key(root, key_id).await?;
+        root.require(&api_permission("update_key", &key.api_id))?;
+        let remaining_after = update.remaining.unwrap_or(key.remaining);
+        if matches!(update.refill, Some(Some(_))) && remaining_after.is_none() {
+            return Err(Error::BadRequest(
+                "refill: cannot refill a key with unlimited uses; set remaining too".into(),
+            ));
+        }
+        // A key whose remaining becomes unlimited keeps no refill.
+        let refill = match (update.refill, update.remaining) {
+            (None, Some(None)) if key.refill_interval.is_some() => Some(None),
+            (refill, _) => refill,
+        };
+        let patch = KeyPatch {
+            name: update.name.as_ref().map(Option::as_deref),
+            owner_id: update.owner_id.as_ref().map(Option::as_deref),
+            meta: update.meta.as_ref().map(|m| m.as_ref().map(meta_json)),
+            expires_at: update.expires,
+            remaining: update.remaining,
+            refill: refill.map(|r| r.map(|r| (r.interval.as_str(), r.amount))),
+            ratelimit: update.ratelimit.map(|r| r.map(|r| r.stored())),
+            enabled: update.enabled,
+        };
+        if !self
+            .storage
+            .update_key(&root.workspace_id, key_id, &patch, self.now())
+            .await?
+        {
+            return Err(key_not_found(key_id));
+        }
+        self.cache.invalidate(&key.hash);
+        Ok(())
+    }
+
+    /// Changes a key's remaining uses; returns the new value (`None`: unlimited).
+    pub async fn update_remaining(
+        &self,
+        root: &RootKey,
+        key_id: &str,
+        op: RemainingOp,
+        value: Option<i64>,
+    ) -> Result<Option<i64>> {
+        let key = self.find_key(root, key_id).await?;
+        root.require(&api_permission("update_key", &key.api_id))?;
+        let change = match (op, value) {
+            (RemainingOp::Set, value) => RemainingChange::Set(value),
+            (op, None) => {
+                let verb = if op == RemainingOp::Increment {
+                    "increment"
+                } else {
+                    "decrement"
+                };
+                return Err(Error::BadRequest(format!(
+                    "value: cannot {verb} a key by null"
+                )));
+            }
+            (op, Some(_)) if key.remaining.is_none() => {
+                let verb = if op == RemainingOp::Increment {
+                    "increment"
+                } else {
+                    "decrement"
+                };
+                return Err(Error::BadRequest(format!(
+                    "op: cannot {verb} a key with unlimited remaining uses; use set instead"
+                )));
+            }
+            (RemainingOp::Increment, Some(value)) => RemainingChange::Add(value),
+            (RemainingOp::Decrement, Some(value)) => RemainingChange::Add(value.saturating_neg()),
+        };
+        let remaining = self
+            .storage
+            .change_remaining(&root.workspace_id, key_id, change)
+            .await?
+            .ok_or_else(|| key_not_found(key_id))?;
+        self.cache.invalidate(&key.hash);
+        Ok(remaining)
+    }
+
+    /// A page of an api's live keys, ordered by id, after `cursor`.
+    pub async fn list_keys(
+        &self,
+        root: &RootKey,
+        api_id: &str,
+        limit: u64,
+        cursor: Option<&str>,
+        owner_id: Option<&str>,
+    ) -> Result<KeyList> {
+        root.require(&Query::Or(vec![
+            Query::Permission("*".into()),
+            Query::And(vec![
+                Query::any_of([
+                    "api.*.read_key".to_string(),
+                    format!("api.{api_id}.read_key"),
+                ]),
+                Query::any_of([
+                    "api.*.read_api".to_string(),
+                    format!("api.{api_id}.read_api"),
+                ]),
+            ]),
+        ]))?;
+        let limit = checked_page_size(limit)?;
+        let api = self.find_api(root, api_id).await?;
+        // One more than asked tells whether a next page exists.
+        let page = KeyPage {
+            after: cursor,
+            owner_id,
+            limit: limit + 1,
+            offset: 0,
+        };
+        let mut keys = self.storage.list_keys(&api.id, &page).await?;
+        let more = keys.len() as i64 > limit;
+        keys.truncate(limit as usize);
+        let cursor = if more {
+            keys.last().map(|k| k.id.clone())
+        } else {
+            None
+        };
+        let total = self.storage.count_keys(&api.id).await?;
+        Ok(KeyList {
+            keys,
+            total,
+            cursor,
+        })
+    }
+
+    /// The legacy `GET /v1/apis/{apiId}/keys`: any root key, paged by offset.
+    pub async fn list_keys_legacy(
+        &self,
+        root: &RootKey,
+        api_id: &str,
+        limit: u64,
+        offset: u64,
+        owner_id: Option<&str>,
+    ) -> Result<KeyList> {
+        let limit = checked_page_size(limit)?;
+        let api = self.find_api(root, api_id).await?;
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let page = KeyPage {
+            after: None,
+            owner_id,
+            limit,
+            offset,
+        };
+        let keys = self.storage.list_keys(&api.id, &page).await?;
+        let total = self.storage.count_keys(&api.id).await?;
+        Ok(KeyList {
+            keys,
+            total,
+            cursor: None,
+        })
+    }
+
+    /// Daily verification counts of one key, or of all keys of an owner.
+    pub async fn get_verifications(
+        &self,
+        root: &RootKey,
+        key_id: Option<&str>,
+        owner_id: Option<&str>,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<Vec<DailyCounts>> {
+        let keys: Vec<(String, String)> = match (key_id, owner_id) {
+            (Some(key_id), _) => {
+                let key = self.find_key(root, key_id).await?;
+                vec![(key.id, key.api_id)]
+            }
+            (None, Some(owner_id)) => {
+                let keys = self
+                    .storage
+                    .key_ids_by_owner(&root.workspace_id, owner_id)
+                    .await?;
+                if keys.is_empty() {
+                    return Err(Error::NotFound(format!("no keys with ownerId {owner_id}")));
+                }
+                keys
+            }
+            (None, None) => {
+                return Err(Error::BadRequest(
+                    "keyId or ownerId must be provided".into(),
+                ));
+            }
+        };
+        let mut per_api: Vec<&str> = keys.iter().map(|(_, api_id)| api_id.as_str()).collect();
+        per_api.sort_unstable();
+        per_api.dedup();
+        root.require(&Query::Or(vec![
+            Query::Permission("*".into()),
+            Query::Permission("api.*.read_key".into()),
+            Query::And(
+                per_api
+                    .iter()
+                    .map(|api_id| Query::Permission(format!("api.{api_id}.read_key")))
+                    .collect(),
+            ),
+        ]))?;
+        // What the verify path has tallied so far counts too.
+        self.flush().await?;
+        let key_ids: Vec<String> = keys.into_iter().map(|(id, _)| id).collect();
+        Ok(self
+            .storage
+            .verification_counts(
+                &root.workspace_id,
+                &key_ids,
+                start.unwrap_or(0),
+                end.unwrap_or(i64::MAX),
+            )
+            .await?)
+    }
+
+    /// A live key of the caller's workspace; another workspace's is a 404.
+    async fn find_key(&self, root: &RootKey, key_id: &str) -> Result<KeyRow> {
+        self.storage
+            .find_key(&root.workspace_id, key_id)
+            .await?
+            .ok_or_else(|| key_not_found(key_id))
+    }
+}
+
+fn checked_page_size(limit: u64) -> Result<i64> {
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(Error::BadRequest(format!(
+            "limit: must be between 1 and {MAX_PAGE_SIZE}, got {limit}"
+        )));
+    }
+    Ok(limit as i64)
+}

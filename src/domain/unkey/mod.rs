@@ -1,0 +1,152 @@
+//! The Unkey side of keyward: apis, keys, verification and rate limits.
+//!
+//! [`Unkey`] holds what outlives a request: storage, the clock, the key
+//! cache, the in-process limiters and the pending verification counts. Its
+//! methods are the operations; each checks the root key's permission, then
+//! works through storage.
+
+pub mod analytics;
+pub mod apis;
+pub mod auth;
+pub mod cache;
+pub mod error;
+pub mod keys;
+pub mod permissions;
+pub mod ratelimit;
+pub mod verify;
+
+pub use auth::RootKey;
+pub use error::{Error, Result};
+
+use crate::domain::clock::Clock;
+use crate::storage::{RefillBoundaries, Storage};
+use chrono::{Datelike, TimeZone, Utc};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// How many keys the verify cache holds at most.
+const KEY_CACHE_CAPACITY: usize = 200_000;
+const DAY_MS: i64 = 86_400_000;
+
+pub struct Unkey {
+    storage: Storage,
+    clock: Arc<dyn Clock>,
+    cache: cache::KeyCache,
+    buckets: ratelimit::TokenBuckets,
+    windows: ratelimit::FixedWindows,
+    counts: analytics::VerificationCounts,
+    /// Workspaces are disabled by the CLI, in another process, so this set is
+    /// refreshed every second rather than invalidated.
+    disabled_workspaces: RwLock<HashSet<String>>,
+    /// Namespace ids by (workspace, name); namespaces are never deleted.
+    namespaces: RwLock<HashMap<(String, String), String>>,
+}
+
+impl std::fmt::Debug for Unkey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unkey")
+            .field("storage", &self.storage)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Unkey {
+    pub async fn new(storage: Storage, clock: Arc<dyn Clock>) -> Result<Unkey> {
+        let unkey = Unkey {
+            storage,
+            clock,
+            cache: cache::KeyCache::new(KEY_CACHE_CAPACITY),
+            buckets: ratelimit::TokenBuckets::default(),
+            windows: ratelimit::FixedWindows::default(),
+            counts: analytics::VerificationCounts::default(),
+            disabled_workspaces: RwLock::new(HashSet::new()),
+            namespaces: RwLock::new(HashMap::new()),
+        };
+        unkey.refresh_disabled_workspaces().await?;
+        Ok(unkey)
+    }
+
+    /// Once a second: writes out verification counts, re-reads disabled
+    /// workspaces and forgets limiter state that no longer matters.
+    pub fn spawn_background(self: &Arc<Self>, log: slog::Logger) -> tokio::task::JoinHandle<()> {
+        let unkey = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = unkey.counts.flush(&unkey.storage).await {
+                    slog::warn!(log, "writing verification counts failed; will retry"; "error" => %e);
+                }
+                if let Err(e) = unkey.refresh_disabled_workspaces().await {
+                    slog::warn!(log, "reading disabled workspaces failed"; "error" => %e);
+                }
+                let now = unkey.clock.now_ms();
+                unkey.buckets.sweep(now);
+                unkey.windows.sweep(now);
+            }
+        })
+    }
+
+    /// Writes out what is pending; for shutdown.
+    pub async fn flush(&self) -> Result<()> {
+        Ok(self.counts.flush(&self.storage).await?)
+    }
+
+    async fn refresh_disabled_workspaces(&self) -> Result<()> {
+        let disabled: HashSet<String> = self
+            .storage
+            .disabled_workspaces()
+            .await?
+            .into_iter()
+            .collect();
+        if let Ok(mut set) = self.disabled_workspaces.write() {
+            *set = disabled;
+        }
+        Ok(())
+    }
+
+    fn workspace_disabled(&self, workspace_id: &str) -> bool {
+        self.disabled_workspaces
+            .read()
+            .map(|set| set.contains(workspace_id))
+            .unwrap_or(false)
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn refill_boundaries(&self) -> RefillBoundaries {
+        refill_boundaries(self.now())
+    }
+}
+
+/// The latest UTC midnight and the latest 1st of a month, 00:00 UTC.
+pub fn refill_boundaries(now_ms: i64) -> RefillBoundaries {
+    let day_start = now_ms.div_euclid(DAY_MS) * DAY_MS;
+    let month_start = Utc
+        .timestamp_millis_opt(now_ms)
+        .single()
+        .and_then(|now| {
+            Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+                .single()
+        })
+        .map_or(day_start, |start| start.timestamp_millis());
+    RefillBoundaries {
+        day_start,
+        month_start,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn refill_boundaries_are_utc_midnights() {
+        // 2026-03-15T13:45:00Z
+        let b = super::refill_boundaries(1_773_582_300_000);
+        assert_eq!(b.day_start, 1_773_532_800_000); // 2026-03-15T00:00:00Z
+        assert_eq!(b.month_start, 1_772_323_200_000); // 2026-03-01T00:00:00Z
+    }
+}

@@ -1,0 +1,301 @@
+//! In-process rate limiting, exact on one node: per-key token buckets for
+//! verifyKey, and epoch-aligned fixed windows for `ratelimits.limit`.
+
+use super::cache::BucketConfig;
+use super::permissions::Query;
+use super::{Error, Result, RootKey, Unkey};
+use crate::domain::ids::new_id;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::Mutex;
+
+/// Shards keep unrelated keys from contending on one lock.
+const SHARDS: usize = 64;
+
+struct Sharded<K, V> {
+    shards: Vec<Mutex<HashMap<K, V>>>,
+    hasher: RandomState,
+}
+
+impl<K: Hash + Eq, V> Default for Sharded<K, V> {
+    fn default() -> Self {
+        Sharded {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq, V> Sharded<K, V> {
+    fn with<R>(&self, key: &K, f: impl FnOnce(&mut HashMap<K, V>) -> R) -> R {
+        let shard = (self.hasher.hash_one(key) as usize) % SHARDS;
+        let mut map = match self.shards[shard].lock() {
+            Ok(map) => map,
+            // A panic while holding the lock cannot leave a counter half-written.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut map)
+    }
+
+    fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
+        for shard in &self.shards {
+            if let Ok(mut map) = shard.lock() {
+                map.retain(|_, v| keep(v));
+            }
+        }
+    }
+}
+
+/// The answer of a limiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub limit: i64,
+    /// What is left after this request.
+    pub remaining: i64,
+    /// Unix ms of the next refill (bucket) or the window's end.
+    pub reset: i64,
+}
+
+struct Bucket {
+    config: BucketConfig,
+    tokens: i64,
+    last_refill: i64,
+}
+
+#[derive(Default)]
+pub struct TokenBuckets {
+    buckets: Sharded<String, Bucket>,
+}
+
+impl TokenBuckets {
+    /// Takes one token from the key's bucket. A new bucket, or one whose
+    /// configuration changed, starts full.
+    pub fn take(&self, key_id: &str, config: BucketConfig, now: i64) -> Decision {
+        let interval = config.refill_interval_ms.max(1);
+        self.buckets.with(&key_id.to_string(), |buckets| {
+            let bucket = buckets.entry(key_id.to_string()).or_insert(Bucket {
+                config,
+                tokens: config.limit,
+                last_refill: now,
+            });
+            if bucket.config != config {
+                *bucket = Bucket {
+                    config,
+                    tokens: config.limit,
+                    last_refill: now,
+                };
+            }
+            let refills = (now - bucket.last_refill).max(0) / interval;
+            if refills > 0 {
+                bucket.tokens =
+                    (bucket.tokens + refills.saturating_mul(config.refill_rate)).min(config.limit);
+                bucket.last_refill += refills * interval;
+            }
+            let allowed = bucket.tokens >= 1;
+            if allowed {
+                bucket.tokens -= 1;
+            }
+            Decision {
+                allowed,
+                limit: config.limit,
+                remaining: bucket.tokens,
+                reset: bucket.last_refill + interval,
+            }
+        })
+    }
+
+    /// Drops full buckets, which are the same as no bucket.
+    pub fn sweep(&self, now: i64) {
+        self.buckets.retain(|b| {
+            let refills = (now - b.last_refill).max(0) / b.config.refill_interval_ms.max(1);
+            b.tokens + refills.saturating_mul(b.config.refill_rate) < b.config.limit
+        });
+    }
+}
+
+struct Window {
+    limit: i64,
+    duration: i64,
+    window: i64,
+    used: i64,
+}
+
+#[derive(Default)]
+pub struct FixedWindows {
+    windows: Sharded<(String, String), Window>,
+}
+
+impl FixedWindows {
+    /// Counts `cost` against `identifier` in `namespace_id` for the current
+    /// window of `duration` ms, aligned to the epoch. A denied request does
+    /// not count; changing `limit` or `duration` starts a fresh counter.
+    pub fn limit(
+        &self,
+        namespace_id: &str,
+        identifier: &str,
+        limit: i64,
+        duration: i64,
+        cost: i64,
+        now: i64,
+    ) -> Decision {
+        let duration = duration.max(1);
+        let window = now.div_euclid(duration);
+        let key = (namespace_id.to_string(), identifier.to_string());
+        self.windows.with(&key, |windows| {
+            let state = windows.entry(key.clone()).or_insert(Window {
+                limit,
+                duration,
+                window,
+                used: 0,
+            });
+            if state.window != window || state.limit != limit || state.duration != duration {
+                *state = Window {
+                    limit,
+                    duration,
+                    window,
+                    used: 0,
+                };
+            }
+            let allowed = state.used + cost <= limit;
+            if allowed {
+                state.used += cost;
+            }
+            Decision {
+                allowed,
+                limit,
+                remaining: (limit - state.used).max(0),
+                reset: (window + 1) * duration,
+            }
+        })
+    }
+
+    /// Drops windows that have ended.
+    pub fn sweep(&self, now: i64) {
+        self.windows
+            .retain(|w| now.div_euclid(w.duration.max(1)) == w.window);
+    }
+}
+
+/// What `ratelimits.limit` asks for.
+#[derive(Debug, Clone)]
+pub struct LimitRequest {
+    pub namespace: String,
+    pub identifier: String,
+    pub limit: i64,
+    pub duration: i64,
+    pub cost: i64,
+}
+
+pub const MIN_DURATION_MS: i64 = 1000;
+
+impl Unkey {
+    /// `ratelimits.limit`: one fixed-window decision. `async` requests get the
+    /// same exact answer on one node.
+    pub async fn ratelimit(&self, root: &RootKey, request: &LimitRequest) -> Result<Decision> {
+        if request.duration < MIN_DURATION_MS {
+            return Err(Error::BadRequest(format!(
+                "duration: must be at least {MIN_DURATION_MS} ms"
+            )));
+        }
+        let namespace_id = self.namespace_id(root, &request.namespace).await?;
+        root.require(&Query::any_of([
+            "*".to_string(),
+            "ratelimit.*.limit".into(),
+            format!("ratelimit.{namespace_id}.limit"),
+        ]))?;
+        Ok(self.windows.limit(
+            &namespace_id,
+            &request.identifier,
+            request.limit,
+            request.duration,
+            request.cost,
+            self.now(),
+        ))
+    }
+
+    /// Resolves a namespace by name, creating it when the root key may.
+    pub(super) async fn namespace_id(&self, root: &RootKey, name: &str) -> Result<String> {
+        let cache_key = (root.workspace_id.clone(), name.to_string());
+        if let Some(id) = self
+            .namespaces
+            .read()
+            .ok()
+            .and_then(|n| n.get(&cache_key).cloned())
+        {
+            return Ok(id);
+        }
+        let id = match self
+            .storage
+            .find_ratelimit_namespace(&root.workspace_id, name)
+            .await?
+        {
+            Some(id) => id,
+            None if root.has("*") || root.has("ratelimit.*.create_namespace") => {
+                let now = self.now();
+                self.storage
+                    .create_ratelimit_namespace(&new_id("rlns", now), &root.workspace_id, name, now)
+                    .await?
+            }
+            None => return Err(Error::NotFound(format!("namespace {name} not found"))),
+        };
+        if let Ok(mut namespaces) = self.namespaces.write() {
+            namespaces.insert(cache_key, id.clone());
+        }
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: BucketConfig = BucketConfig {
+        limit: 3,
+        refill_rate: 2,
+        refill_interval_ms: 1000,
+    };
+
+    #[test]
+    fn a_bucket_empties_then_refills_by_rate_up_to_its_limit() {
+        let buckets = TokenBuckets::default();
+        let taken: Vec<_> = (0..4).map(|_| buckets.take("k", CONFIG, 10_000)).collect();
+        assert_eq!(
+            taken.iter().map(|d| d.allowed).collect::<Vec<_>>(),
+            [true, true, true, false]
+        );
+        assert_eq!(
+            taken.iter().map(|d| d.remaining).collect::<Vec<_>>(),
+            [2, 1, 0, 0]
+        );
+        assert_eq!(taken[3].reset, 11_000);
+        // One interval later: 2 tokens.
+        assert!(buckets.take("k", CONFIG, 11_000).allowed);
+        assert!(buckets.take("k", CONFIG, 11_500).allowed);
+        assert!(!buckets.take("k", CONFIG, 11_999).allowed);
+        // Long idle: capped at the limit.
+        let later = buckets.take("k", CONFIG, 60_000);
+        assert_eq!((later.allowed, later.remaining), (true, 2));
+    }
+
+    #[test]
+    fn windows_align_to_the_epoch_and_denials_do_not_count() {
+        let windows = FixedWindows::default();
+        let first = windows.limit("ns", "user", 10, 60_000, 8, 61_000);
+        assert_eq!(
+            (first.allowed, first.remaining, first.reset),
+            (true, 2, 120_000)
+        );
+        let denied = windows.limit("ns", "user", 10, 60_000, 5, 62_000);
+        assert_eq!((denied.allowed, denied.remaining), (false, 2));
+        assert!(windows.limit("ns", "user", 10, 60_000, 2, 63_000).allowed);
+        assert!(
+            windows.limit("ns", "user", 10, 60_000, 1, 120_000).allowed,
+            "a new window"
+        );
+        assert!(
+            windows.limit("ns", "other", 10, 60_000, 10, 63_000).allowed,
+            "identifiers are apart"
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! Key verification, the hot path. A key without limits costs a cache hit
+//! (or, on a miss, one indexed lookup); a usage-limited key adds one short
+//! write; nothing here grows with the number of keys.
+//!
+//! Checks run in this order (notes/unkey-v1.md A.18), the first failing one
+//! deciding: not found, deleted or expired → workspace disabled (an error) →
+//! disabled → api mismatch → permissions → per-key ratelimit → remaining.
+
+use super::analytics::Outcome;
+use super::cache::{BucketConfig, CachedKey};
+use super::permissions::Query;
+use super::ratelimit::Decision;
+use super::{Error, Result, Unkey};
+use crate::domain::secrets;
+use crate::storage::{Spend, VerifiableKeyRow};
+use std::sync::Arc;
+
+/// Why a key did not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    NotFound,
+    Disabled,
+    Forbidden,
+    InsufficientPermissions,
+    RateLimited,
+    UsageExceeded,
+}
+
+/// The outcome of a verification.
+#[derive(Debug)]
+pub struct Verification {
+    /// The key, when it was identified (not for `NotFound`).
+    pub key: Option<Arc<CachedKey>>,
+    /// `None` when the key is valid.
+    pub denial: Option<Denial>,
+    /// Uses left after this one, for a usage-limited key.
+    pub remaining: Option<i64>,
+    /// The key's bucket after this request, for a rate-limited key.
+    pub ratelimit: Option<Decision>,
+}
+
+impl Verification {
+    fn denied(key: Option<Arc<CachedKey>>, denial: Denial) -> Verification {
+        Verification {
+            key,
+            denial: Some(denial),
+            remaining: None,
+            ratelimit: None,
+        }
+    }
+}
+
+impl Unkey {
+    /// Verifies a key. Needs no root key. `permissions` is the caller's
+    /// permission query, if any; an invalid one is a 400, but only for a key
+    /// that gets that far.
+    pub async fn verify_key(
+        &self,
+        key: &str,
+        api_id: Option<&str>,
+        permissions: Option<&serde_json::Value>,
+    ) -> Result<Verification> {
+        let now = self.now();
+        let Some(cached) = self.cached_key(key).await? else {
+            return Ok(Verification::denied(None, Denial::NotFound));
+        };
+        if cached.expires_at.is_some_and(|expires| expires <= now) {
+            // An expired key is simply gone.
+            return Ok(Verification::denied(None, Denial::NotFound));
+        }
+        if self.workspace_disabled(&cached.workspace_id) {
+            return Err(Error::Forbidden("workspace is disabled".into()));
+        }
+        if !cached.enabled {
+            return Ok(Verification::denied(Some(cached), Denial::Disabled));
+        }
+        if api_id.is_some_and(|api_id| api_id != cached.api_id) {
+            return Ok(Verification::denied(Some(cached), Denial::Forbidden));
+        }
+        if let Some(query) = permissions {
+            let query = Query::parse(query).map_err(|e| {
+                Error::BadRequest(format!("authorization.permissions: invalid query: {e}"))
+            })?;
+            if !query.allows(&|p| cached.permissions.iter().any(|held| held == p)) {
+                return Ok(Verification::denied(
+                    Some(cached),
+                    Denial::InsufficientPermissions,
+                ));
+            }
+        }
+
+        let ratelimit = cached
+            .ratelimit
+            .map(|config| self.buckets.take(&cached.id, config, now));
+        if ratelimit.is_some_and(|decision| !decision.allowed) {
+            self.counts
+                .record(&cached.workspace_id, &cached.id, now, Outcome::RateLimited);
+            return Ok(Verification {
+                key: Some(cached),
+                denial: Some(Denial::RateLimited),
+                remaining: None,
+                ratelimit,
+            });
+        }
+
+        let remaining = if cached.limited {
+            match self
+                .storage
+                .spend_key(&cached.id, now, self.refill_boundaries())
+                .await?
+            {
+                Spend::Spent(left) => Some(left),
+                Spend::Exhausted => {
+                    self.counts.record(
+                        &cached.workspace_id,
+                        &cached.id,
+                        now,
+                        Outcome::UsageExceeded,
+                    );
+                    return Ok(Verification {
+                        key: Some(cached),
+                        denial: Some(Denial::UsageExceeded),
+                        remaining: Some(0),
+                        ratelimit,
+                    });
+                }
+            }
+        } else {
+            None
+        };
+        self.counts
+            .record(&cached.workspace_id, &cached.id, now, Outcome::Success);
+        Ok(Verification {
+            key: Some(cached),
+            denial: None,
+            remaining,
+            ratelimit,
+        })
+    }
+
+    /// The key with this secret, from the cache or else from storage.
+    async fn cached_key(&self, key: &str) -> Result<Option<Arc<CachedKey>>> {
+        let hash = secrets::hash(key);
+        if let Some(cached) = self.cache.get(&hash) {
+            return Ok(Some(cached));
+        }
+        let generation = self.cache.generation();
+        let Some(row) = self.storage.find_key_by_hash(&hash).await? else {
+            return Ok(None);
+        };
+        let cached = Arc::new(cached_key_of(row));
+        self.cache.insert(hash, Arc::clone(&cached), generation);
+        Ok(Some(cached))
+    }
+}
+
+fn cached_key_of(row: VerifiableKeyRow) -> CachedKey {
+    let key = row.key;
+    let ratelimit = match (
+        key.ratelimit_limit,
+        key.ratelimit_refill_rate,
+        key.ratelimit_refill_interval,
+    ) {
+        (Some(limit), Some(refill_rate), Some(refill_interval_ms)) => Some(BucketConfig {
+            limit,
+            refill_rate,
+            refill_interval_ms,
+        }),
+        _ => None,
+    };
+    CachedKey {
+        meta: key
+            .meta
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok()),
+        permissions: serde_json::from_str(&row.effective_permissions).unwrap_or_default(),
+        limited: key.remaining.is_some(),
+        ratelimit,
+        id: key.id,
+        workspace_id: key.workspace_id,
+        api_id: key.api_id,
+        name: key.name,
+        owner_id: key.owner_id,
+        environment: key.environment,
+        enabled: key.enabled,
+        expires_at: key.expires_at,
+    }
+}

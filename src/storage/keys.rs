@@ -1,0 +1,479 @@
+//! Unkey keys: one row each, soft-deleted, with their roles and permissions.
+
+use super::{Result, Storage};
+use sqlx::{QueryBuilder, Sqlite};
+
+/// The columns of a key, as every read returns them. `roles` and
+/// `permissions` are JSON arrays of names: the roles attached to the key, and
+/// the permissions attached directly. A macro, so that queries stay literals.
+macro_rules! key_columns {
+    () => {
+        "k.id, k.workspace_id, k.api_id, k.hash, k.start, k.name, k.owner_id, k.meta,
+    k.environment, k.enabled, k.created_at, k.expires_at, k.remaining, k.refill_interval,
+    k.refill_amount, k.last_refill_at, k.ratelimit_type, k.ratelimit_limit, k.ratelimit_refill_rate,
+    k.ratelimit_refill_interval,
+    (SELECT json_group_array(r.name) FROM key_roles kr JOIN roles r ON r.id = kr.role_id
+      WHERE kr.key_id = k.id) AS roles,
+    (SELECT json_group_array(p.name) FROM key_permissions kp JOIN permissions p ON p.id = kp.permission_id
+      WHERE kp.key_id = k.id) AS permissions"
+    };
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub api_id: String,
+    pub hash: Vec<u8>,
+    pub start: String,
+    pub name: Option<String>,
+    pub owner_id: Option<String>,
+    /// A JSON object.
+    pub meta: Option<String>,
+    pub environment: Option<String>,
+    pub enabled: bool,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub remaining: Option<i64>,
+    pub refill_interval: Option<String>,
+    pub refill_amount: Option<i64>,
+    pub last_refill_at: Option<i64>,
+    pub ratelimit_type: Option<String>,
+    pub ratelimit_limit: Option<i64>,
+    pub ratelimit_refill_rate: Option<i64>,
+    pub ratelimit_refill_interval: Option<i64>,
+    pub roles: String,
+    pub permissions: String,
+}
+
+/// A key found by its hash, for verification: the row, whether its workspace
+/// is enabled, and its effective permissions (direct and through roles).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VerifiableKeyRow {
+    #[sqlx(flatten)]
+    pub key: KeyRow,
+    pub effective_permissions: String,
+}
+
+/// A key to insert.
+#[derive(Debug)]
+pub struct NewKey<'a> {
+    pub id: &'a str,
+    pub workspace_id: &'a str,
+    pub api_id: &'a str,
+    pub hash: &'a [u8],
+    pub start: &'a str,
+    pub name: Option<&'a str>,
+    pub owner_id: Option<&'a str>,
+    pub meta: Option<String>,
+    pub environment: Option<&'a str>,
+    pub enabled: bool,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub remaining: Option<i64>,
+    pub refill: Option<(&'a str, i64)>,
+    pub ratelimit: Option<Ratelimit<'a>>,
+    pub roles: &'a [String],
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Ratelimit<'a> {
+    pub kind: &'a str,
+    pub limit: i64,
+    pub refill_rate: i64,
+    pub refill_interval: i64,
+}
+
+/// A change to a key: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct KeyPatch<'a> {
+    pub name: Option<Option<&'a str>>,
+    pub owner_id: Option<Option<&'a str>>,
+    pub meta: Option<Option<String>>,
+    pub expires_at: Option<Option<i64>>,
+    pub remaining: Option<Option<i64>>,
+    pub refill: Option<Option<(&'a str, i64)>>,
+    pub ratelimit: Option<Option<Ratelimit<'a>>>,
+    pub enabled: Option<bool>,
+}
+
+/// The starts of the current refill periods, in unix ms: a refill is due when
+/// a key's last refill came before the one of its interval.
+#[derive(Debug, Clone, Copy)]
+pub struct RefillBoundaries {
+    pub day_start: i64,
+    pub month_start: i64,
+}
+
+/// SQL: whether a key's refill is due (binds day start, month start).
+macro_rules! refill_due {
+    () => {
+        "(refill_interval IS NOT NULL AND refill_amount IS NOT NULL
+    AND (last_refill_at IS NULL
+         OR (refill_interval = 'daily' AND last_refill_at < ?)
+         OR (refill_interval = 'monthly' AND last_refill_at < ?)))"
+    };
+}
+
+/// The outcome of inserting a key.
+pub enum InsertKey {
+    Inserted,
+    /// These role names do not exist in the workspace.
+    MissingRoles(Vec<String>),
+}
+
+/// The outcome of spending one use of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spend {
+    /// Spent; this many uses remain.
+    Spent(i64),
+    /// Nothing left to spend.
+    Exhausted,
+}
+
+impl Storage {
+    /// Inserts a key with its roles in one transaction.
+    pub async fn insert_key(&self, key: &NewKey<'_>) -> Result<InsertKey> {
+        let mut tx = self.pool.begin().await?;
+        let mut role_ids = Vec::with_capacity(key.roles.len());
+        let mut missing = Vec::new();
+        for name in key.roles {
+            let found: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM roles WHERE workspace_id = ? AND name = ?")
+                    .bind(key.workspace_id)
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match found {
+                Some((id,)) => role_ids.push(id),
+                None => missing.push(name.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            return Ok(InsertKey::MissingRoles(missing));
+        }
+        let ratelimit = key.ratelimit;
+        sqlx::query(
+            "INSERT INTO keys (id, workspace_id, api_id, hash, start, name, owner_id, meta, environment,
+                enabled, created_at, expires_at, remaining, refill_interval, refill_amount, last_refill_at,
+                ratelimit_type, ratelimit_limit, ratelimit_refill_rate, ratelimit_refill_interval)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.id)
+        .bind(key.workspace_id)
+        .bind(key.api_id)
+        .bind(key.hash)
+        .bind(key.start)
+        .bind(key.name)
+        .bind(key.owner_id)
+        .bind(&key.meta)
+        .bind(key.environment)
+        .bind(key.enabled)
+        .bind(key.created_at)
+        .bind(key.expires_at)
+        .bind(key.remaining)
+        .bind(key.refill.map(|(interval, _)| interval))
+        .bind(key.refill.map(|(_, amount)| amount))
+        .bind(key.refill.map(|_| key.created_at))
+        .bind(ratelimit.map(|r| r.kind))
+        .bind(ratelimit.map(|r| r.limit))
+        .bind(ratelimit.map(|r| r.refill_rate))
+        .bind(ratelimit.map(|r| r.refill_interval))
+        .execute(&mut *tx)
+        .await?;
+        for role_id in role_ids {
+            sqlx::query("INSERT OR IGNORE INTO key_roles (key_id, role_id) VALUES (?, ?)")
+                .bind(key.id)
+                .bind(role_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(InsertKey::Inserted)
+    }
+
+    /// Inserts many keys without roles in one transaction: the bulk path for
+    /// seeding benchmarks.
+    pub async fn insert_keys(&self, keys: &[NewKey<'_>]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in keys.chunks(500) {
+            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO keys (id, workspace_id, api_id, hash, start, enabled, created_at, remaining) ",
+            );
+            insert.push_values(chunk, |mut row, key| {
+                row.push_bind(key.id)
+                    .push_bind(key.workspace_id)
+                    .push_bind(key.api_id)
+                    .push_bind(key.hash)
+                    .push_bind(key.start)
+                    .push_bind(key.enabled)
+                    .push_bind(key.created_at)
+                    .push_bind(key.remaining);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A live key of the workspace.
+    pub async fn find_key(&self, workspace_id: &str, key_id: &str) -> Result<Option<KeyRow>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM keys k WHERE k.id = ? AND k.workspace_id = ? AND k.deleted_at IS NULL"
+        ))
+        .bind(key_id)
+        .bind(workspace_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// A live key by the hash of its secret: one indexed lookup.
+    pub async fn find_key_by_hash(&self, hash: &[u8]) -> Result<Option<VerifiableKeyRow>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            key_columns!(),
+            ",
+                (SELECT json_group_array(name) FROM (
+                    SELECT p.name FROM key_permissions kp JOIN permissions p ON p.id = kp.permission_id
+                     WHERE kp.key_id = k.id
+                    UNION
+                    SELECT p.name FROM key_roles kr
+                      JOIN role_permissions rp ON rp.role_id = kr.role_id
+                      JOIN permissions p ON p.id = rp.permission_id
+                     WHERE kr.key_id = k.id)) AS effective_permissions
+               FROM keys k WHERE k.hash = ? AND k.deleted_at IS NULL"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Applies a patch to a live key. Returns false when there is no such key.
+    pub async fn update_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        patch: &KeyPatch<'_>,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let mut update: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE keys SET id = id");
+        if let Some(name) = patch.name {
+            update.push(", name = ").push_bind(name);
+        }
+        if let Some(owner_id) = patch.owner_id {
+            update.push(", owner_id = ").push_bind(owner_id);
+        }
+        if let Some(meta) = &patch.meta {
+            update.push(", meta = ").push_bind(meta.clone());
+        }
+        if let Some(expires_at) = patch.expires_at {
+            update.push(", expires_at = ").push_bind(expires_at);
+        }
+        if let Some(remaining) = patch.remaining {
+            update.push(", remaining = ").push_bind(remaining);
+        }
+        if let Some(refill) = patch.refill {
+            update
+                .push(", refill_interval = ")
+                .push_bind(refill.map(|(interval, _)| interval))
+                .push(", refill_amount = ")
+                .push_bind(refill.map(|(_, amount)| amount))
+                .push(", last_refill_at = ")
+                .push_bind(refill.map(|_| now_ms));
+        }
+        if let Some(ratelimit) = patch.ratelimit {
+            update
+                .push(", ratelimit_type = ")
+                .push_bind(ratelimit.map(|r| r.kind))
+                .push(", ratelimit_limit = ")
+                .push_bind(ratelimit.map(|r| r.limit))
+                .push(", ratelimit_refill_rate = ")
+                .push_bind(ratelimit.map(|r| r.refill_rate))
+                .push(", ratelimit_refill_interval = ")
+                .push_bind(ratelimit.map(|r| r.refill_interval));
+        }
+        if let Some(enabled) = patch.enabled {
+            update.push(", enabled = ").push_bind(enabled);
+        }
+        update
+            .push(" WHERE id = ")
+            .push_bind(key_id)
+            .push(" AND workspace_id = ")
+            .push_bind(workspace_id)
+            .push(" AND deleted_at IS NULL");
+        let result = update.build().execute(&self.pool).await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Soft-deletes a live key. Returns false when there is no such key.
+    pub async fn delete_key(&self, workspace_id: &str, key_id: &str, now_ms: i64) -> Result<bool> {
+        let result = sqlx::query(
+            "UPDATE keys SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL",
+        )
+        .bind(now_ms)
+        .bind(key_id)
+        .bind(workspace_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Spends one use of a key, refilling it first if a refill is due: one
+    /// statement, so concurrent spends never overspend, and its commit is
+    /// durable before the caller reports success.
+    pub async fn spend_key(
+        &self,
+        key_id: &str,
+        now_ms: i64,
+        refill: RefillBoundaries,
+    ) -> Result<Spend> {
+        let row: Option<(i64,)> = sqlx::query_as(concat!(
+            "UPDATE keys SET remaining = (CASE WHEN ",
+            refill_due!(),
+            " THEN MAX(COALESCE(remaining, 0), refill_amount) ELSE remaining END) - 1,
+                last_refill_at = CASE WHEN ",
+            refill_due!(),
+            " THEN ? ELSE last_refill_at END
+              WHERE id = ? AND deleted_at IS NULL AND remaining IS NOT NULL
+                AND (CASE WHEN ",
+            refill_due!(),
+            " THEN MAX(remaining, refill_amount) ELSE remaining END) > 0
+              RETURNING remaining"
+        ))
+        .bind(refill.day_start)
+        .bind(refill.month_start)
+        .bind(refill.day_start)
+        .bind(refill.month_start)
+        .bind(now_ms)
+        .bind(key_id)
+        .bind(refill.day_start)
+        .bind(refill.month_start)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map_or(Spend::Exhausted, |(remaining,)| Spend::Spent(remaining)))
+    }
+
+    /// Applies a due refill to a key, so that reads see it. Rarely writes.
+    pub async fn refill_if_due(
+        &self,
+        key_id: &str,
+        now_ms: i64,
+        refill: RefillBoundaries,
+    ) -> Result<()> {
+        sqlx::query(concat!(
+            "UPDATE keys SET remaining = MAX(COALESCE(remaining, 0), refill_amount), last_refill_at = ?
+              WHERE id = ? AND deleted_at IS NULL AND ",
+            refill_due!()
+        ))
+        .bind(now_ms)
+        .bind(key_id)
+        .bind(refill.day_start)
+        .bind(refill.month_start)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Changes a live key's remaining uses atomically: `Add` adds (or, when
+    /// negative, subtracts) to a limited key; `Set` replaces, and `Set(None)`
+    /// makes the key unlimited, dropping its refill. Returns the new value,
+    /// or `None` when no live key (or, for `Add`, no limited key) matched.
+    pub async fn change_remaining(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        change: RemainingChange,
+    ) -> Result<Option<Option<i64>>> {
+        let row: Option<(Option<i64>,)> = match change {
+            RemainingChange::Add(delta) => {
+                sqlx::query_as(
+                    "UPDATE keys SET remaining = remaining + ?
+                      WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL AND remaining IS NOT NULL
+                      RETURNING remaining",
+                )
+                .bind(delta)
+                .bind(key_id)
+                .bind(workspace_id)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            RemainingChange::Set(value) => {
+                sqlx::query_as(
+                    "UPDATE keys SET remaining = ?1,
+                        refill_interval = CASE WHEN ?1 IS NULL THEN NULL ELSE refill_interval END,
+                        refill_amount = CASE WHEN ?1 IS NULL THEN NULL ELSE refill_amount END
+                      WHERE id = ?2 AND workspace_id = ?3 AND deleted_at IS NULL
+                      RETURNING remaining",
+                )
+                .bind(value)
+                .bind(key_id)
+                .bind(workspace_id)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        Ok(row.map(|(remaining,)| remaining))
+    }
+
+    /// A page of an api's live keys, ordered by id.
+    pub async fn list_keys(&self, api_id: &str, page: &KeyPage<'_>) -> Result<Vec<KeyRow>> {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM keys k WHERE k.deleted_at IS NULL AND k.api_id = "
+        ));
+        query.push_bind(api_id);
+        if let Some(after) = page.after {
+            query.push(" AND k.id > ").push_bind(after);
+        }
+        if let Some(owner_id) = page.owner_id {
+            query.push(" AND k.owner_id = ").push_bind(owner_id);
+        }
+        query.push(" ORDER BY k.id LIMIT ").push_bind(page.limit);
+        query.push(" OFFSET ").push_bind(page.offset);
+        Ok(query.build_query_as().fetch_all(&self.pool).await?)
+    }
+
+    /// How many live keys an api has.
+    pub async fn count_keys(&self, api_id: &str) -> Result<i64> {
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM keys WHERE api_id = ? AND deleted_at IS NULL")
+                .bind(api_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count)
+    }
+
+    /// Ids of the workspace's live keys that have this owner.
+    pub async fn key_ids_by_owner(
+        &self,
+        workspace_id: &str,
+        owner_id: &str,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, api_id FROM keys WHERE workspace_id = ? AND owner_id = ? AND deleted_at IS NULL ORDER BY id",
+        )
+        .bind(workspace_id)
+        .bind(owner_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// A change of a key's remaining uses.
+#[derive(Debug, Clone, Copy)]
+pub enum RemainingChange {
+    Add(i64),
+    Set(Option<i64>),
+}
+
+/// Which keys of an api to list.
+#[derive(Debug)]
+pub struct KeyPage<'a> {
+    pub after: Option<&'a str>,
+    pub owner_id: Option<&'a str>,
+    pub limit: i64,
+    pub offset: i64,
+}

@@ -1,0 +1,79 @@
+//! Verification outcomes per key and UTC day, written in batches.
+
+use super::{Result, Storage};
+
+/// Outcome counts of one key on one day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct DailyCounts {
+    pub day: i64,
+    pub success: i64,
+    pub rate_limited: i64,
+    pub usage_exceeded: i64,
+}
+
+/// Counts to add for one key and day.
+#[derive(Debug, Clone)]
+pub struct CountsDelta {
+    pub key_id: String,
+    pub workspace_id: String,
+    pub counts: DailyCounts,
+}
+
+impl Storage {
+    /// Adds a batch of counts in one transaction.
+    pub async fn add_verification_counts(&self, batch: &[CountsDelta]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for delta in batch {
+            sqlx::query(
+                "INSERT INTO verification_counts (key_id, day, workspace_id, success, rate_limited, usage_exceeded)
+                 VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (key_id, day) DO UPDATE SET
+                    success = success + excluded.success,
+                    rate_limited = rate_limited + excluded.rate_limited,
+                    usage_exceeded = usage_exceeded + excluded.usage_exceeded",
+            )
+            .bind(&delta.key_id)
+            .bind(delta.counts.day)
+            .bind(&delta.workspace_id)
+            .bind(delta.counts.success)
+            .bind(delta.counts.rate_limited)
+            .bind(delta.counts.usage_exceeded)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Daily counts summed over `key_ids` of the workspace, for days in
+    /// `[start, end]`, ordered by day.
+    pub async fn verification_counts(
+        &self,
+        workspace_id: &str,
+        key_ids: &[String],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<DailyCounts>> {
+        let mut query: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
+            "SELECT day, SUM(success) AS success, SUM(rate_limited) AS rate_limited,
+                    SUM(usage_exceeded) AS usage_exceeded
+               FROM verification_counts WHERE workspace_id = ",
+        );
+        query
+            .push_bind(workspace_id)
+            .push(" AND day >= ")
+            .push_bind(start)
+            .push(" AND day <= ")
+            .push_bind(end);
+        query.push(" AND key_id IN (");
+        let mut ids = query.separated(", ");
+        for id in key_ids {
+            ids.push_bind(id);
+        }
+        query.push(") GROUP BY day ORDER BY day");
+        Ok(query.build_query_as().fetch_all(&self.pool).await?)
+    }
+}
