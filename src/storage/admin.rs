@@ -38,7 +38,7 @@ impl Storage {
             .bind(id)
             .bind(name)
             .bind(created_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -48,7 +48,7 @@ impl Storage {
         let result = sqlx::query("UPDATE workspaces SET enabled = ? WHERE id = ?")
             .bind(enabled)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -62,7 +62,7 @@ impl Storage {
     }
 
     pub async fn create_root_key(&self, key: &NewRootKey<'_>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("INSERT INTO root_keys (id, workspace_id, hash, start, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(key.id)
             .bind(key.workspace_id)
@@ -93,7 +93,7 @@ impl Storage {
         created_at: i64,
         new_id: impl Fn() -> String,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO roles (id, workspace_id, name, created_at) VALUES (?, ?, ?, ?)",
         )
@@ -143,7 +143,7 @@ impl Storage {
             .bind(id)
             .bind(name)
             .bind(created_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -159,7 +159,7 @@ impl Storage {
         .bind(key.secret_hash)
         .bind(key.created_at)
         .bind(key.created_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

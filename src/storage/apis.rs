@@ -22,7 +22,7 @@ impl Storage {
             .bind(workspace_id)
             .bind(name)
             .bind(now_ms)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -47,7 +47,7 @@ impl Storage {
         api_id: &str,
         now_ms: i64,
     ) -> Result<Option<Vec<Vec<u8>>>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let deleted = sqlx::query(
             "UPDATE apis SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL",
         )

@@ -134,7 +134,7 @@ pub enum Spend {
 impl Storage {
     /// Inserts a key with its roles in one transaction.
     pub async fn insert_key(&self, key: &NewKey<'_>) -> Result<InsertKey> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let mut role_ids = Vec::with_capacity(key.roles.len());
         let mut missing = Vec::new();
         for name in key.roles {
@@ -195,7 +195,7 @@ impl Storage {
     /// Inserts many keys without roles in one transaction: the bulk path for
     /// seeding benchmarks.
     pub async fn insert_keys(&self, keys: &[NewKey<'_>]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for chunk in keys.chunks(500) {
             let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO keys (id, workspace_id, api_id, hash, start, enabled, created_at, remaining) ",
@@ -303,7 +303,7 @@ impl Storage {
             .push(" AND workspace_id = ")
             .push_bind(workspace_id)
             .push(" AND deleted_at IS NULL");
-        let result = update.build().execute(&self.pool).await?;
+        let result = update.build().execute(&self.writer).await?;
         Ok(result.rows_affected() == 1)
     }
 
@@ -315,7 +315,7 @@ impl Storage {
         .bind(now_ms)
         .bind(key_id)
         .bind(workspace_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -350,7 +350,7 @@ impl Storage {
         .bind(key_id)
         .bind(refill.day_start)
         .bind(refill.month_start)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(row.map_or(Spend::Exhausted, |(remaining,)| Spend::Spent(remaining)))
     }
@@ -371,7 +371,7 @@ impl Storage {
         .bind(key_id)
         .bind(refill.day_start)
         .bind(refill.month_start)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -396,7 +396,7 @@ impl Storage {
                 .bind(delta)
                 .bind(key_id)
                 .bind(workspace_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await?
             }
             RemainingChange::Set(value) => {
@@ -410,7 +410,7 @@ impl Storage {
                 .bind(value)
                 .bind(key_id)
                 .bind(workspace_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await?
             }
         };

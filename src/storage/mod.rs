@@ -47,9 +47,14 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 /// Embedded migrations, run at every start.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// SQLite allows one writer at a time. Writes go through a pool of one
+/// connection, so they queue in order instead of retrying on a busy lock
+/// (whose backoff sleeps); reads use their own connections, which WAL lets
+/// run beside the writer.
 #[derive(Clone, Debug)]
 pub struct Storage {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl Storage {
@@ -63,12 +68,16 @@ impl Storage {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.read_only(true))
             .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Storage { pool })
+        Ok(Storage { pool, writer })
     }
 
     /// A cheap round trip, for liveness.
@@ -80,5 +89,6 @@ impl Storage {
     /// Flushes and closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }

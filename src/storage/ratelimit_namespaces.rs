@@ -34,14 +34,14 @@ impl Storage {
         .bind(workspace_id)
         .bind(name)
         .bind(now_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         let (id,): (String,) = sqlx::query_as(
             "SELECT id FROM ratelimit_namespaces WHERE workspace_id = ? AND name = ?",
         )
         .bind(workspace_id)
         .bind(name)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(id)
     }

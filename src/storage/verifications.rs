@@ -25,7 +25,7 @@ impl Storage {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for delta in batch {
             sqlx::query(
                 "INSERT INTO verification_counts (key_id, day, workspace_id, success, rate_limited, usage_exceeded)
