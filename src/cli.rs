@@ -2,6 +2,7 @@
 
 use crate::domain::admin::{self, Bootstrap, IssuedAccessKey, IssuedRootKey};
 use crate::domain::clock::{Clock, SystemClock};
+use crate::domain::sinch::Settings as SinchSettings;
 use crate::server::{self, ServerConfig};
 use crate::storage::Storage;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -61,6 +62,12 @@ pub struct ServeArgs {
     pub bootstrap_access_key: Option<String>,
     #[arg(long, env = "KEYWARD_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
+    /// Lifetime of the OAuth2 access tokens issued by /oauth2/token.
+    #[arg(long, env = "KEYWARD_TOKEN_LIFETIME_SECS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..))]
+    pub token_lifetime_secs: i64,
+    /// How many access keys a Sinch project may have.
+    #[arg(long, env = "KEYWARD_MAX_ACCESS_KEYS_PER_PROJECT", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..))]
+    pub max_access_keys_per_project: i64,
     #[command(flatten)]
     pub output: Output,
 }
@@ -179,6 +186,10 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
             .map(admin::parse_access_key)
             .transpose()?,
         log_level: args.log_level.into(),
+        sinch: SinchSettings {
+            token_lifetime_secs: args.token_lifetime_secs,
+            max_access_keys_per_project: args.max_access_keys_per_project,
+        },
     };
     let running = server::start(config, Arc::new(SystemClock)).await?;
     if let Some(bootstrap) = &running.bootstrap {

@@ -4,6 +4,7 @@ use crate::api::sinch_access_keys::SinchAccessKeysService;
 use crate::api::unkey::UnkeyService;
 use crate::domain::admin::{self, Bootstrap};
 use crate::domain::clock::Clock;
+use crate::domain::sinch::{Settings as SinchSettings, Sinch};
 use crate::domain::unkey::Unkey;
 use crate::generated::{sinch_access_keys, unkey};
 use crate::storage::Storage;
@@ -25,6 +26,7 @@ pub struct ServerState {
     pub storage: Storage,
     pub clock: Arc<dyn Clock>,
     pub unkey: Arc<Unkey>,
+    pub sinch: Sinch,
     specs: ServedSpecs,
 }
 
@@ -44,6 +46,7 @@ pub struct ServerConfig {
     /// Fixes the access key (`id`, `secret`) created on an empty database.
     pub bootstrap_access_key: Option<(String, String)>,
     pub log_level: ConfigLoggingLevel,
+    pub sinch: SinchSettings,
 }
 
 /// A started server.
@@ -101,10 +104,12 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
 
     let unkey = Arc::new(Unkey::new(storage.clone(), Arc::clone(&clock)).await?);
     let background = unkey.spawn_background(log.new(slog::o!("component" => "background")));
+    let sinch = Sinch::new(storage.clone(), Arc::clone(&clock), config.sinch).await?;
     let state = ServerState {
         storage,
         clock,
         unkey,
+        sinch,
         specs: served_specs()?,
     };
     let server = ServerBuilder::new(api_description()?, state, log)
@@ -129,6 +134,8 @@ pub fn api_description() -> anyhow::Result<ApiDescription<ServerState>> {
         .map_err(|e| anyhow::anyhow!("registering the Unkey API: {e}"))?;
     sinch_access_keys::register_sinch_access_keys::<SinchAccessKeysService>(&mut api)
         .map_err(|e| anyhow::anyhow!("registering the Sinch API: {e}"))?;
+    crate::api::oauth::register(&mut api)
+        .map_err(|e| anyhow::anyhow!("registering {}: {e}", crate::api::oauth::PATH))?;
     api.register(
         ApiEndpoint::new(
             "openapi_document".to_string(),

@@ -8,6 +8,7 @@
 //! dropshot's extractors but hand a parse failure to the handler instead of
 //! answering it in dropshot's own shape.
 
+pub mod oauth;
 pub mod sinch_access_keys;
 pub mod unkey;
 

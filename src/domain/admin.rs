@@ -3,7 +3,7 @@
 //! stored only as hashes.
 
 use crate::domain::{ids::new_id, secrets};
-use crate::storage::{NewAccessKey, NewRootKey, Storage};
+use crate::storage::{AccessKeyWrite, NewAccessKey, NewRootKey, Storage};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
@@ -146,16 +146,21 @@ pub async fn create_project(
             secrets::new_access_key_secret(),
         )
     });
-    storage
-        .create_access_key(&NewAccessKey {
-            id: &access_key_id,
-            project_id: &project_id,
-            display_name: "default",
-            secret_hash: &secrets::hash(&secret),
-            created_at: now_ms,
-        })
+    let key = NewAccessKey {
+        id: &access_key_id,
+        project_id: &project_id,
+        display_name: "default",
+        secret_hash: &secrets::hash(&secret),
+        created_at: now_ms,
+    };
+    // A new project has no keys, so no limit can stop its first one.
+    let written = storage
+        .insert_access_key(&key, i64::MAX)
         .await
         .context("storing the access key (is this id already in use?)")?;
+    if written != AccessKeyWrite::Done {
+        bail!("could not store the access key: {written:?}");
+    }
     Ok(IssuedAccessKey {
         project_id,
         access_key_id,

@@ -6,4 +6,5 @@ pub mod clock;
 pub mod health;
 pub mod ids;
 pub mod secrets;
+pub mod sinch;
 pub mod unkey;

@@ -13,15 +13,6 @@ pub struct NewRootKey<'a> {
     pub created_at: i64,
 }
 
-/// An access key to insert; `secret_hash` is the SHA-256 of the secret.
-pub struct NewAccessKey<'a> {
-    pub id: &'a str,
-    pub project_id: &'a str,
-    pub display_name: &'a str,
-    pub secret_hash: &'a [u8],
-    pub created_at: i64,
-}
-
 impl Storage {
     /// Whether the database holds neither a workspace nor a project: a first start.
     pub async fn is_empty(&self) -> Result<bool> {
@@ -145,22 +136,6 @@ impl Storage {
             .bind(created_at)
             .execute(&self.writer)
             .await?;
-        Ok(())
-    }
-
-    pub async fn create_access_key(&self, key: &NewAccessKey<'_>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO access_keys (id, project_id, display_name, secret_hash, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(key.id)
-        .bind(key.project_id)
-        .bind(key.display_name)
-        .bind(key.secret_hash)
-        .bind(key.created_at)
-        .bind(key.created_at)
-        .execute(&self.writer)
-        .await?;
         Ok(())
     }
 }

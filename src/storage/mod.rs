@@ -2,6 +2,7 @@
 //! its methods and never see a query. One file per resource. A Postgres
 //! backend would be a second implementation of these methods.
 
+mod access_keys;
 mod admin;
 mod apis;
 mod keys;
@@ -9,7 +10,8 @@ mod ratelimit_namespaces;
 mod root_keys;
 mod verifications;
 
-pub use admin::{NewAccessKey, NewRootKey};
+pub use access_keys::{AccessKeyRow, AccessKeyWrite, NewAccessKey};
+pub use admin::NewRootKey;
 pub use apis::ApiRow;
 pub use keys::{
     InsertKey, KeyPage, KeyPatch, KeyRow, NewKey, Ratelimit, RefillBoundaries, RemainingChange,

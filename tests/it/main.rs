@@ -11,5 +11,6 @@ mod clients;
 mod codegen;
 mod errors;
 mod generated;
+mod sinch;
 mod spec_conformance;
 mod unkey;

@@ -115,6 +115,33 @@ impl ApiError for Error {
     }
 }
 
+/// The challenge of a 401. An expired token says so: the official SDKs fetch
+/// a new token and retry exactly when the challenge contains "expired".
+const CHALLENGE: &str = "Basic realm=\"keyward\", Bearer realm=\"keyward\"";
+const EXPIRED_CHALLENGE: &str =
+    "Bearer error=\"invalid_token\", error_description=\"token expired\"";
+
+impl From<crate::domain::sinch::Error> for Error {
+    fn from(error: crate::domain::sinch::Error) -> Error {
+        use crate::domain::sinch::Error as Domain;
+        match error {
+            Domain::InvalidArgument(message) => Error::new(StatusCode::BAD_REQUEST, message),
+            Domain::FailedPrecondition(message) => Error::failed_precondition(message),
+            Domain::Unauthenticated { message, expired } => {
+                Error::new(StatusCode::UNAUTHORIZED, message).with_challenge(if expired {
+                    EXPIRED_CHALLENGE
+                } else {
+                    CHALLENGE
+                })
+            }
+            Domain::PermissionDenied(message) => Error::new(StatusCode::FORBIDDEN, message),
+            Domain::NotFound(message) => Error::new(StatusCode::NOT_FOUND, message),
+            Domain::AlreadyExists(message) => Error::new(StatusCode::CONFLICT, message),
+            Domain::Storage(error) => Error::from(error),
+        }
+    }
+}
+
 impl From<crate::storage::StorageError> for Error {
     // The client learns only that it failed; the log line gets the cause.
     fn from(error: crate::storage::StorageError) -> Error {

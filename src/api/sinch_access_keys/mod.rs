@@ -1,17 +1,45 @@
-//! The Sinch Access Keys Management API: thin handlers over the domain,
-//! answering in Sinch's error shape.
+//! The Sinch Access Keys Management API: thin handlers. Each parses its
+//! input, authenticates the caller (Basic or Bearer), calls the domain and
+//! renders the result in Sinch's shapes.
 
 mod error;
 
 pub use error::Error;
 
 use crate::api::{Body, PathParams, QueryParams, Reply, answer};
+use crate::domain::sinch::{self as domain, Caller};
 use crate::generated::sinch_access_keys::{SinchAccessKeysApi, types};
 use crate::server::ServerState;
+use crate::storage::AccessKeyRow;
+use chrono::{DateTime, Utc};
 use dropshot::RequestContext;
 
 /// The implementation of [`SinchAccessKeysApi`].
 pub enum SinchAccessKeysService {}
+
+async fn caller(rqctx: &RequestContext<ServerState>) -> Result<Caller, domain::Error> {
+    let header = rqctx
+        .request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    rqctx.context().sinch.authenticate(header).await
+}
+
+fn time(ms: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms)
+}
+
+/// An access key as the API shows it: never its secret.
+fn access_key(row: AccessKeyRow) -> types::AccessKey {
+    types::AccessKey {
+        access_key_id: Some(row.id),
+        display_name: Some(row.display_name),
+        project_id: Some(row.project_id),
+        create_time: time(row.created_at),
+        update_time: time(row.updated_at),
+    }
+}
 
 impl SinchAccessKeysApi for SinchAccessKeysService {
     type Context = ServerState;
@@ -22,9 +50,23 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
         query: QueryParams<types::AccessKeyServiceListAccessKeysQuery>,
     ) -> Result<Reply<types::ListAccessKeysResponse>, Error> {
         answer(&rqctx, async {
-            path.parsed()?;
-            query.parsed()?;
-            Err(Error::not_implemented())
+            let path = path.parsed()?;
+            let caller = caller(&rqctx).await?;
+            let query = query.parsed()?;
+            let page = rqctx
+                .context()
+                .sinch
+                .list_access_keys(
+                    &caller,
+                    &path.project_id,
+                    query.page_size,
+                    query.page_token.as_deref(),
+                )
+                .await?;
+            Ok(types::ListAccessKeysResponse {
+                access_keys: page.keys.into_iter().map(access_key).collect(),
+                next_page_token: Some(page.next_page_token),
+            })
         })
         .await
     }
@@ -35,9 +77,18 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
         body: Body<types::CreateAccessKey>,
     ) -> Result<Reply<types::CreateAccessKeyResponse>, Error> {
         answer(&rqctx, async {
-            path.parsed()?;
-            body.parsed()?;
-            Err(Error::not_implemented())
+            let path = path.parsed()?;
+            let caller = caller(&rqctx).await?;
+            let body = body.parsed()?;
+            let (key, secret) = rqctx
+                .context()
+                .sinch
+                .create_access_key(&caller, &path.project_id, body.display_name.as_deref())
+                .await?;
+            Ok(types::CreateAccessKeyResponse {
+                access_key: Some(access_key(key)),
+                secret: Some(secret),
+            })
         })
         .await
     }
@@ -47,8 +98,14 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
         path: PathParams<types::AccessKeyServiceGetAccessKeyPath>,
     ) -> Result<Reply<types::AccessKey>, Error> {
         answer(&rqctx, async {
-            path.parsed()?;
-            Err(Error::not_implemented())
+            let path = path.parsed()?;
+            let caller = caller(&rqctx).await?;
+            let key = rqctx
+                .context()
+                .sinch
+                .get_access_key(&caller, &path.project_id, &path.access_key_id)
+                .await?;
+            Ok(access_key(key))
         })
         .await
     }
@@ -59,9 +116,20 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
         body: Body<types::UpdateAccessKey>,
     ) -> Result<Reply<types::AccessKey>, Error> {
         answer(&rqctx, async {
-            path.parsed()?;
-            body.parsed()?;
-            Err(Error::not_implemented())
+            let path = path.parsed()?;
+            let caller = caller(&rqctx).await?;
+            let body = body.parsed()?;
+            let key = rqctx
+                .context()
+                .sinch
+                .rename_access_key(
+                    &caller,
+                    &path.project_id,
+                    &path.access_key_id,
+                    body.display_name.as_deref(),
+                )
+                .await?;
+            Ok(access_key(key))
         })
         .await
     }
@@ -71,8 +139,16 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
         path: PathParams<types::AccessKeyServiceDeleteAccessKeyPath>,
     ) -> Result<Reply<types::AccessKeyServiceDeleteAccessKeyResponse>, Error> {
         answer(&rqctx, async {
-            path.parsed()?;
-            Err(Error::not_implemented())
+            let path = path.parsed()?;
+            let caller = caller(&rqctx).await?;
+            rqctx
+                .context()
+                .sinch
+                .delete_access_key(&caller, &path.project_id, &path.access_key_id)
+                .await?;
+            Ok(types::AccessKeyServiceDeleteAccessKeyResponse(
+                Default::default(),
+            ))
         })
         .await
     }

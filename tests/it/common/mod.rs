@@ -26,9 +26,15 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server whose clock stands at 2026-01-01T00:00:00Z.
     pub async fn start() -> TestServer {
+        TestServer::start_at(1_767_225_600_000).await
+    }
+
+    /// A server whose clock stands at `now_ms`.
+    pub async fn start_at(now_ms: i64) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let clock = Arc::new(ManualClock::new(1_767_225_600_000)); // 2026-01-01T00:00:00Z
+        let clock = Arc::new(ManualClock::new(now_ms));
         let config = ServerConfig {
             bind: "127.0.0.1:0".parse().expect("address"),
             database_url: format!("sqlite://{}", dir.path().join("keyward.db").display()),
@@ -39,6 +45,7 @@ impl TestServer {
             } else {
                 dropshot::ConfigLoggingLevel::Critical
             },
+            sinch: Default::default(),
         };
         let running = keyward::server::start(config, Arc::clone(&clock) as Arc<dyn Clock>)
             .await
@@ -50,6 +57,12 @@ impl TestServer {
             running: Some(running),
             _dir: dir,
         }
+    }
+
+    /// The test clock, in unix seconds.
+    pub fn clock_secs(&self) -> i64 {
+        use keyward::domain::clock::Clock;
+        self.clock.now_ms() / 1000
     }
 
     /// The server's own storage, for arranging what the API cannot (root
@@ -229,22 +242,22 @@ fn redact(value: &mut Value) {
     }
 }
 
-/// Replaces generated ids inside text, such as `api_3Kug…` in a message.
+/// Replaces generated ids inside text, such as `api_3Kug…` or a UUID in a message.
 fn redact_ids(text: &str) -> String {
     const PREFIXES: [&str; 6] = ["api_", "key_", "ws_", "rlns_", "role_", "perm_"];
+    let is_token_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(start) = rest.find(|c: char| c.is_ascii_alphanumeric()) {
+    while let Some(start) = rest.find(is_token_char) {
         out.push_str(&rest[..start]);
         rest = &rest[start..];
-        let end = rest
-            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .unwrap_or(rest.len());
+        let end = rest.find(|c: char| !is_token_char(c)).unwrap_or(rest.len());
         let token = &rest[..end];
         match PREFIXES.iter().find(|p| token.starts_with(*p)) {
             Some(prefix) if token.len() >= prefix.len() + 20 => {
                 out.push_str(&format!("{prefix}[id]"))
             }
+            _ if uuid::Uuid::try_parse(token).is_ok() => out.push_str("[uuid]"),
             _ => out.push_str(token),
         }
         rest = &rest[end..];

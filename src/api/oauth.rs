@@ -1,0 +1,237 @@
+//! `POST /oauth2/token`: the OAuth2 client-credentials endpoint that makes
+//! Sinch access keys usable as bearer tokens. No spec documents it; it
+//! follows RFC 6749 and what the official Sinch SDKs send:
+//! `grant_type=client_credentials`, form-encoded, with the client
+//! authenticated by HTTP Basic or by `client_id`/`client_secret`.
+
+use crate::api::{ApiError, Reply, RequestId, answer};
+use crate::domain::sinch::auth::basic_credentials;
+use crate::domain::sinch::tokens::{TokenError, TokenRequest};
+use crate::server::ServerState;
+use dropshot::{
+    ApiDescription, ApiDescriptionRegisterError, ApiEndpoint, ApiEndpointVersions, ErrorStatusCode,
+    HttpError, RequestContext, UntypedBody,
+};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub const PATH: &str = "/oauth2/token";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// The successful answer, RFC 6749 §5.1.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    /// Always empty: tokens carry no scopes.
+    pub scope: String,
+    pub token_type: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// An error of the token endpoint, RFC 6749 §5.2:
+/// `{"error": "<code>", "error_description": "…"}`.
+#[derive(Debug)]
+pub struct OAuthError {
+    status: StatusCode,
+    code: &'static str,
+    description: String,
+    internal: Option<String>,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> OAuthError {
+        OAuthError {
+            status,
+            code,
+            description: description.into(),
+            internal: None,
+        }
+    }
+
+    fn invalid_request(description: impl Into<String>) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    fn body(&self) -> ErrorBody<'_> {
+        ErrorBody {
+            error: self.code,
+            error_description: &self.description,
+        }
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl From<TokenError> for OAuthError {
+    fn from(error: TokenError) -> OAuthError {
+        match error {
+            TokenError::InvalidRequest(message) => OAuthError::invalid_request(message),
+            TokenError::InvalidClient(message) => {
+                OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", message)
+            }
+            TokenError::UnsupportedGrantType(message) => {
+                OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", message)
+            }
+            TokenError::Storage(e) => OAuthError {
+                internal: Some(e.to_string()),
+                ..OAuthError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "internal server error",
+                )
+            },
+        }
+    }
+}
+
+impl From<HttpError> for OAuthError {
+    fn from(error: HttpError) -> OAuthError {
+        let status = crate::api::client_visible_status(&error);
+        OAuthError::new(status, "invalid_request", error.external_message)
+    }
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.description)?;
+        match &self.internal {
+            Some(internal) => write!(f, " ({internal})"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Serialize for OAuthError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.body().serialize(serializer)
+    }
+}
+
+impl JsonSchema for OAuthError {
+    fn schema_name() -> String {
+        "OAuthError".to_string()
+    }
+
+    fn json_schema(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+        ErrorBody::json_schema(generator)
+    }
+}
+
+impl dropshot::HttpResponseError for OAuthError {
+    fn status_code(&self) -> ErrorStatusCode {
+        ErrorStatusCode::from_status(self.status).unwrap_or(ErrorStatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+/// Token responses must not be cached (RFC 6749 §5.1).
+fn no_store() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    headers.insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers
+}
+
+impl ApiError for OAuthError {
+    fn into_reply<T>(self, _request_id: &RequestId) -> Reply<T> {
+        let mut headers = no_store();
+        if self.code == "invalid_client" {
+            headers.insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"keyward\""),
+            );
+        }
+        Reply::json(self.status, &self.body(), headers)
+    }
+
+    fn success_headers(_request_id: &RequestId) -> HeaderMap {
+        no_store()
+    }
+}
+
+async fn token(
+    rqctx: RequestContext<ServerState>,
+    body: UntypedBody,
+) -> Result<Reply<TokenResponse>, OAuthError> {
+    answer(&rqctx, async {
+        let headers = rqctx.request.headers();
+        let content_type = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !content_type.trim_start().starts_with(FORM) {
+            return Err(OAuthError::invalid_request(format!(
+                "the body must be {FORM}"
+            )));
+        }
+        let form: TokenForm = serde_urlencoded::from_bytes(body.as_bytes())
+            .map_err(|e| OAuthError::invalid_request(format!("the form does not parse: {e}")))?;
+        let basic = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(basic_credentials);
+        let request = TokenRequest {
+            grant_type: form.grant_type,
+            basic,
+            client_id: form.client_id,
+            client_secret: form.client_secret,
+        };
+        let issued = rqctx.context().sinch.issue_token(request).await?;
+        Ok(TokenResponse {
+            access_token: issued.access_token,
+            expires_in: issued.expires_in,
+            scope: String::new(),
+            token_type: "bearer".to_string(),
+        })
+    })
+    .await
+}
+
+/// Registers the token endpoint, and a 405 in OAuth's shape for the other methods.
+pub fn register(api: &mut ApiDescription<ServerState>) -> Result<(), ApiDescriptionRegisterError> {
+    api.register(ApiEndpoint::new(
+        "oauth2_token".to_string(),
+        token,
+        http::Method::POST,
+        FORM,
+        PATH,
+        ApiEndpointVersions::All,
+    ))?;
+    for method in [
+        http::Method::GET,
+        http::Method::PUT,
+        http::Method::PATCH,
+        http::Method::DELETE,
+    ] {
+        api.register(
+            ApiEndpoint::new(
+                format!(
+                    "oauth2_token_{}_not_allowed",
+                    method.as_str().to_lowercase()
+                ),
+                crate::api::method_not_allowed::<ServerState, OAuthError>,
+                method,
+                "application/json",
+                PATH,
+                ApiEndpointVersions::All,
+            )
+            .visible(false),
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! Who calls the Sinch API: HTTP Basic with an access key's id and secret,
+//! or a bearer token that keyward issued for one.
+
+use super::{Error, Result, Sinch};
+use crate::domain::secrets;
+use base64::Engine;
+
+/// An authenticated caller: an access key of a project.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub access_key_id: String,
+    pub project_id: String,
+}
+
+impl Caller {
+    /// Credentials work only on their own project's paths, whether or not
+    /// the other project exists.
+    pub fn require_project(&self, project_id: &str) -> Result<()> {
+        if self.project_id == project_id {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "these credentials are not for project {project_id}"
+            )))
+        }
+    }
+}
+
+/// `Basic base64(id:secret)`, split at the first colon: a secret may hold colons.
+pub fn basic_credentials(header: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (id, secret) = String::from_utf8(decoded)
+        .ok()?
+        .split_once(':')
+        .map(|(i, s)| (i.to_string(), s.to_string()))?;
+    (!id.is_empty()).then_some((id, secret))
+}
+
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+impl Sinch {
+    /// Authenticates an `Authorization` header, Basic or Bearer.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller> {
+        let header =
+            authorization.ok_or_else(|| Error::unauthenticated("credentials are required"))?;
+        if let Some((id, secret)) = basic_credentials(header) {
+            return self.check_secret(&id, &secret).await;
+        }
+        if let Some(token) = bearer_token(header) {
+            let claims = self.verify_token(token)?;
+            // Deleting a key revokes its tokens at once: it must still exist.
+            return match self.storage.find_access_key(&claims.sub).await? {
+                Some(key) if key.project_id == claims.project_id => Ok(Caller {
+                    access_key_id: key.id,
+                    project_id: key.project_id,
+                }),
+                _ => Err(Error::unauthenticated(
+                    "the token's access key no longer exists",
+                )),
+            };
+        }
+        Err(Error::unauthenticated("use HTTP Basic or a Bearer token"))
+    }
+
+    /// Checks an access key's id and secret, comparing digests in constant time.
+    pub async fn check_secret(&self, access_key_id: &str, secret: &str) -> Result<Caller> {
+        let key = self.storage.find_access_key(access_key_id).await?;
+        // Hash even for an unknown id, so both answers take as long.
+        let presented = secrets::hash(secret);
+        match key {
+            Some(key) if secrets::digests_match(&presented, &key.secret_hash) => Ok(Caller {
+                access_key_id: key.id,
+                project_id: key.project_id,
+            }),
+            _ => Err(Error::unauthenticated("invalid access key id or secret")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_split_at_the_first_colon() {
+        let header = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("id-1:se:cret")
+        );
+        assert_eq!(
+            basic_credentials(&header),
+            Some(("id-1".into(), "se:cret".into()))
+        );
+        assert_eq!(basic_credentials("Basic !!!"), None);
+        assert_eq!(basic_credentials("Bearer abc"), None);
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+    }
+}

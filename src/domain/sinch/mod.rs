@@ -1,0 +1,71 @@
+//! The Sinch side of keyward: per-project access keys, and the OAuth2
+//! client-credentials tokens they are exchanged for.
+//!
+//! [`Sinch`] holds what outlives a request: storage, the clock, the token
+//! signing key and the settings.
+
+pub mod access_keys;
+pub mod auth;
+pub mod error;
+pub mod tokens;
+
+pub use auth::Caller;
+pub use error::{Error, Result};
+
+use crate::domain::clock::Clock;
+use crate::storage::Storage;
+use rand::RngCore;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How long an access token lives.
+    pub token_lifetime_secs: i64,
+    pub max_access_keys_per_project: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            token_lifetime_secs: 3600,
+            max_access_keys_per_project: 10,
+        }
+    }
+}
+
+pub struct Sinch {
+    storage: Storage,
+    clock: Arc<dyn Clock>,
+    signing_key: tokens::SigningKey,
+    settings: Settings,
+}
+
+impl std::fmt::Debug for Sinch {
+    // Leaves the signing key out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sinch")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sinch {
+    /// Loads the token signing key, making it on first start.
+    pub async fn new(storage: Storage, clock: Arc<dyn Clock>, settings: Settings) -> Result<Sinch> {
+        let mut candidate = [0u8; 32];
+        rand::rng().fill_bytes(&mut candidate);
+        let secret = storage
+            .token_signing_key(&candidate, clock.now_ms())
+            .await?;
+        Ok(Sinch {
+            storage,
+            clock,
+            signing_key: tokens::SigningKey::new(&secret),
+            settings,
+        })
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}

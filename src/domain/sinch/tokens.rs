@@ -1,0 +1,141 @@
+//! OAuth2 client credentials: an access key's id and secret are exchanged
+//! for a signed JWT (HS256) with `exp`, `iat`, `sub` (the key id),
+//! `project_id` and `jti`. Expiry is checked against keyward's clock, so
+//! tests can move it.
+
+use super::{Error, Result, Sinch};
+use crate::storage::StorageError;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+pub struct SigningKey {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl SigningKey {
+    pub fn new(secret: &[u8]) -> SigningKey {
+        SigningKey {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The access key the token was issued to.
+    pub sub: String,
+    pub project_id: String,
+    /// Unix seconds.
+    pub iat: i64,
+    /// Unix seconds.
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// A token request, as `POST /oauth2/token` received it.
+#[derive(Debug, Default)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    /// Credentials from an `Authorization: Basic` header.
+    pub basic: Option<(String, String)>,
+    /// Credentials from the form body.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: i64,
+}
+
+/// The errors of RFC 6749 §5.2.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Unknown or wrong client credentials, or none.
+    #[error("{0}")]
+    InvalidClient(String),
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl Sinch {
+    pub async fn issue_token(
+        &self,
+        request: TokenRequest,
+    ) -> std::result::Result<IssuedToken, TokenError> {
+        let grant_type = request
+            .grant_type
+            .ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
+        let (id, secret) = match (request.basic, request.client_id, request.client_secret) {
+            (Some((id, secret)), None, None) => (id, secret),
+            (None, Some(id), Some(secret)) => (id, secret),
+            (Some(_), _, _) => {
+                return Err(TokenError::InvalidRequest(
+                    "authenticate the client one way: Basic or the form".into(),
+                ));
+            }
+            (None, _, _) => {
+                return Err(TokenError::InvalidClient(
+                    "client authentication is required: HTTP Basic, or client_id and client_secret"
+                        .into(),
+                ));
+            }
+        };
+        let caller = match self.check_secret(&id, &secret).await {
+            Ok(caller) => caller,
+            Err(Error::Storage(e)) => return Err(TokenError::Storage(e)),
+            Err(_) => {
+                return Err(TokenError::InvalidClient(
+                    "invalid client credentials".into(),
+                ));
+            }
+        };
+        if grant_type != "client_credentials" {
+            return Err(TokenError::UnsupportedGrantType(format!(
+                "grant_type {grant_type} is not supported; use client_credentials"
+            )));
+        }
+        let iat = self.now().div_euclid(1000);
+        let claims = Claims {
+            sub: caller.access_key_id,
+            project_id: caller.project_id,
+            iat,
+            exp: iat + self.settings.token_lifetime_secs,
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let access_token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.signing_key.encoding,
+        )
+        .map_err(|e| TokenError::InvalidRequest(format!("signing the token failed: {e}")))?;
+        Ok(IssuedToken {
+            access_token,
+            expires_in: self.settings.token_lifetime_secs,
+        })
+    }
+
+    /// Checks a token's signature and expiry.
+    pub fn verify_token(&self, token: &str) -> Result<Claims> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked below, against keyward's clock.
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.signing_key.decoding, &validation)
+            .map_err(|_| Error::unauthenticated("the token is not valid"))?
+            .claims;
+        if claims.exp <= self.now().div_euclid(1000) {
+            return Err(Error::Unauthenticated {
+                message: "token expired".into(),
+                expired: true,
+            });
+        }
+        Ok(claims)
+    }
+}
