@@ -47,6 +47,23 @@ pub enum Command {
     /// Manage Sinch projects.
     #[command(subcommand)]
     Project(ProjectCommand),
+    /// Fill a database for bench/run: bootstrap, an api and N keys.
+    #[command(hide = true)]
+    BenchSeed(BenchSeedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSeedArgs {
+    #[arg(long, env = "KEYWARD_BOOTSTRAP_ROOT_KEY", hide_env_values = true)]
+    pub root_key: String,
+    /// `<id>:<secret>`.
+    #[arg(long, env = "KEYWARD_BOOTSTRAP_ACCESS_KEY", hide_env_values = true)]
+    pub access_key: String,
+    #[arg(long, default_value_t = 1_000_000)]
+    pub keys: usize,
+    /// Where to write the plain keys, one per line.
+    #[arg(long)]
+    pub keys_file: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +249,19 @@ async fn admin_command(storage: &Storage, now_ms: i64, command: Command) -> anyh
                 admin::create_role(storage, now_ms, &workspace, &name, &permissions).await?;
             println!("{role_id}");
             Ok(())
+        }
+        Command::BenchSeed(args) => {
+            let access_key = admin::parse_access_key(&args.access_key)?;
+            let seed = admin::seed_benchmark(
+                storage,
+                now_ms,
+                args.root_key,
+                access_key,
+                args.keys,
+                &args.keys_file,
+            )
+            .await?;
+            print_json(&seed)
         }
         Command::Project(ProjectCommand::Create { name, output }) => {
             let issued = admin::create_project(storage, now_ms, &name, None).await?;

@@ -191,3 +191,130 @@ pub async fn bootstrap(
     let sinch = create_project(storage, now_ms, "default", access_key).await?;
     Ok(Some(Bootstrap { unkey, sinch }))
 }
+
+/// What [`seed_benchmark`] made: the ids and keys the benchmark drives.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BenchmarkSeed {
+    pub api_id: String,
+    /// The project of the bootstrap access key.
+    pub project_id: String,
+    /// A key without limits.
+    pub hot_key: String,
+    /// A key with (practically endless) remaining uses: every use is a write.
+    pub remaining_key: String,
+    /// A key with a per-key token bucket.
+    pub ratelimited_key: String,
+    /// How many more keys are in the keys file.
+    pub keys: usize,
+}
+
+/// Fills a database for the benchmark: bootstraps it if empty, then adds an
+/// api with three special keys and `count` plain ones, written to
+/// `keys_file`, one per line. Keys go in through the bulk insert path, in
+/// one transaction.
+pub async fn seed_benchmark(
+    storage: &Storage,
+    now_ms: i64,
+    root_key: String,
+    access_key: (String, String),
+    count: usize,
+    keys_file: &std::path::Path,
+) -> anyhow::Result<BenchmarkSeed> {
+    let access_key_id = access_key.0.clone();
+    bootstrap(storage, now_ms, Some(root_key.clone()), Some(access_key)).await?;
+    let project_id = storage
+        .find_access_key(&access_key_id)
+        .await?
+        .context("the bootstrap access key is not in this database: seed an empty one")?
+        .project_id;
+    let root = storage
+        .find_root_key(&secrets::hash(&root_key))
+        .await?
+        .context("the bootstrap root key is not in this database: seed an empty one")?;
+    let api_id = new_id("api", now_ms);
+    storage
+        .create_api(&api_id, &root.workspace_id, "bench", now_ms)
+        .await?;
+
+    let special = |remaining: Option<i64>,
+                   ratelimit: Option<crate::storage::Ratelimit<'static>>| {
+        let key = secrets::new_unkey_key(Some("bench"), 16);
+        (new_id("key", now_ms), key, remaining, ratelimit)
+    };
+    let hot = special(None, None);
+    let remaining = special(Some(i64::MAX / 2), None);
+    let bucket = crate::storage::Ratelimit {
+        kind: "fast",
+        limit: 1_000_000_000,
+        refill_rate: 1_000_000_000,
+        refill_interval: 1000,
+    };
+    let ratelimited = special(None, Some(bucket));
+    for (id, key, remaining, ratelimit) in [&hot, &remaining, &ratelimited] {
+        let new_key = crate::storage::NewKey {
+            id,
+            workspace_id: &root.workspace_id,
+            api_id: &api_id,
+            hash: &secrets::hash(key),
+            start: &secrets::key_start(key),
+            name: None,
+            owner_id: None,
+            meta: None,
+            environment: None,
+            enabled: true,
+            created_at: now_ms,
+            expires_at: None,
+            remaining: *remaining,
+            refill: None,
+            ratelimit: *ratelimit,
+            roles: &[],
+        };
+        storage.insert_key(&new_key).await?;
+    }
+
+    let plain: Vec<(String, String, [u8; 32], String)> = (0..count)
+        .map(|_| {
+            let key = secrets::new_unkey_key(Some("bench"), 16);
+            let hash = secrets::hash(&key);
+            let start = secrets::key_start(&key);
+            (new_id("key", now_ms), key, hash, start)
+        })
+        .collect();
+    let rows: Vec<crate::storage::NewKey<'_>> = plain
+        .iter()
+        .map(|(id, _, hash, start)| crate::storage::NewKey {
+            id,
+            workspace_id: &root.workspace_id,
+            api_id: &api_id,
+            hash,
+            start,
+            name: None,
+            owner_id: None,
+            meta: None,
+            environment: None,
+            enabled: true,
+            created_at: now_ms,
+            expires_at: None,
+            remaining: None,
+            refill: None,
+            ratelimit: None,
+            roles: &[],
+        })
+        .collect();
+    storage.insert_keys(&rows).await?;
+    let lines: String = plain
+        .iter()
+        .map(|(_, key, _, _)| format!("{key}\n"))
+        .collect();
+    std::fs::write(keys_file, lines).with_context(|| format!("writing {}", keys_file.display()))?;
+
+    Ok(BenchmarkSeed {
+        api_id,
+        project_id,
+        hot_key: hot.1,
+        remaining_key: remaining.1,
+        ratelimited_key: ratelimited.1,
+        keys: count,
+    })
+}

@@ -82,12 +82,6 @@ impl Storage {
         Ok(Storage { pool, writer })
     }
 
-    /// A cheap round trip, for liveness.
-    pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
     /// Flushes and closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
