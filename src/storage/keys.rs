@@ -320,39 +320,17 @@ impl Storage {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Spends one use of a key, refilling it first if a refill is due: one
-    /// statement, so concurrent spends never overspend, and its commit is
-    /// durable before the caller reports success.
+    /// Spends one use of a key, refilling it first if a refill is due. One
+    /// statement, so concurrent spends never overspend; it is committed with
+    /// the other spends waiting at the same moment (see `spends.rs`), and
+    /// answered only once that commit is durable.
     pub async fn spend_key(
         &self,
         key_id: &str,
         now_ms: i64,
         refill: RefillBoundaries,
     ) -> Result<Spend> {
-        let row: Option<(i64,)> = sqlx::query_as(concat!(
-            "UPDATE keys SET remaining = (CASE WHEN ",
-            refill_due!(),
-            " THEN MAX(COALESCE(remaining, 0), refill_amount) ELSE remaining END) - 1,
-                last_refill_at = CASE WHEN ",
-            refill_due!(),
-            " THEN ? ELSE last_refill_at END
-              WHERE id = ? AND deleted_at IS NULL AND remaining IS NOT NULL
-                AND (CASE WHEN ",
-            refill_due!(),
-            " THEN MAX(remaining, refill_amount) ELSE remaining END) > 0
-              RETURNING remaining"
-        ))
-        .bind(refill.day_start)
-        .bind(refill.month_start)
-        .bind(refill.day_start)
-        .bind(refill.month_start)
-        .bind(now_ms)
-        .bind(key_id)
-        .bind(refill.day_start)
-        .bind(refill.month_start)
-        .fetch_optional(&self.writer)
-        .await?;
-        Ok(row.map_or(Spend::Exhausted, |(remaining,)| Spend::Spent(remaining)))
+        self.spends.spend(key_id, now_ms, refill).await
     }
 
     /// Applies a due refill to a key, so that reads see it. Rarely writes.
@@ -476,4 +454,37 @@ pub struct KeyPage<'a> {
     pub owner_id: Option<&'a str>,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// The spend statement, run inside a group's transaction.
+pub(super) async fn spend_in(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    key_id: &str,
+    now_ms: i64,
+    refill: RefillBoundaries,
+) -> Result<Spend> {
+    let row: Option<(i64,)> = sqlx::query_as(concat!(
+        "UPDATE keys SET remaining = (CASE WHEN ",
+        refill_due!(),
+        " THEN MAX(COALESCE(remaining, 0), refill_amount) ELSE remaining END) - 1,
+            last_refill_at = CASE WHEN ",
+        refill_due!(),
+        " THEN ? ELSE last_refill_at END
+          WHERE id = ? AND deleted_at IS NULL AND remaining IS NOT NULL
+            AND (CASE WHEN ",
+        refill_due!(),
+        " THEN MAX(remaining, refill_amount) ELSE remaining END) > 0
+          RETURNING remaining"
+    ))
+    .bind(refill.day_start)
+    .bind(refill.month_start)
+    .bind(refill.day_start)
+    .bind(refill.month_start)
+    .bind(now_ms)
+    .bind(key_id)
+    .bind(refill.day_start)
+    .bind(refill.month_start)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map_or(Spend::Exhausted, |(remaining,)| Spend::Spent(remaining)))
 }

@@ -8,6 +8,7 @@ mod apis;
 mod keys;
 mod ratelimit_namespaces;
 mod root_keys;
+mod spends;
 mod verifications;
 
 pub use access_keys::{AccessKeyRow, AccessKeyWrite, NewAccessKey};
@@ -35,6 +36,9 @@ pub enum StorageError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Conflict(String),
+    /// Storage could not do the work, e.g. a group commit failed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StorageError {
@@ -57,6 +61,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct Storage {
     pool: SqlitePool,
     writer: SqlitePool,
+    spends: spends::SpendQueue,
 }
 
 impl Storage {
@@ -79,7 +84,12 @@ impl Storage {
             .max_connections(8)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Storage { pool, writer })
+        let spends = spends::SpendQueue::start(writer.clone());
+        Ok(Storage {
+            pool,
+            writer,
+            spends,
+        })
     }
 
     /// Flushes and closes every connection.
