@@ -2,6 +2,7 @@
 //! no HTTP here. Handlers call in; this calls storage.
 
 pub mod admin;
+pub mod cache;
 pub mod clock;
 pub mod health;
 pub mod ids;

@@ -15,12 +15,13 @@ use crate::generated::unkey::{UnkeyApi, types};
 use crate::server::ServerState;
 use dropshot::RequestContext;
 use std::num::NonZeroU64;
+use std::sync::Arc;
 
 /// The implementation of [`UnkeyApi`].
 pub enum UnkeyService {}
 
 /// The root key of a request, from `Authorization: Bearer …`.
-async fn root_key(rqctx: &RequestContext<ServerState>) -> Result<RootKey, domain::Error> {
+async fn root_key(rqctx: &RequestContext<ServerState>) -> Result<Arc<RootKey>, domain::Error> {
     let header = rqctx
         .request
         .headers()

@@ -142,11 +142,12 @@ impl Sinch {
     ) -> Result<AccessKeyRow> {
         caller.require_project(project_id)?;
         let display_name = checked_display_name(display_name)?;
-        match self
+        let renamed = self
             .storage
             .rename_access_key(project_id, access_key_id, display_name, self.now())
-            .await?
-        {
+            .await?;
+        self.keys.invalidate([access_key_id.to_string()]);
+        match renamed {
             AccessKeyWrite::Done => self.find(project_id, access_key_id).await,
             AccessKeyWrite::NameTaken => Err(name_taken(display_name)),
             AccessKeyWrite::NotFound | AccessKeyWrite::LimitReached => {
@@ -164,19 +165,21 @@ impl Sinch {
         access_key_id: &str,
     ) -> Result<()> {
         caller.require_project(project_id)?;
-        if !self
+        let deleted = self
             .storage
             .delete_access_key(project_id, access_key_id)
-            .await?
-        {
+            .await?;
+        // Its tokens are checked against this cache: they stop here.
+        self.keys.invalidate([access_key_id.to_string()]);
+        if !deleted {
             return Err(not_found(access_key_id));
         }
         Ok(())
     }
 
     async fn find(&self, project_id: &str, access_key_id: &str) -> Result<AccessKeyRow> {
-        match self.storage.find_access_key(access_key_id).await? {
-            Some(key) if key.project_id == project_id => Ok(key),
+        match self.access_key(access_key_id).await? {
+            Some(key) if key.project_id == project_id => Ok(AccessKeyRow::clone(&key)),
             _ => Err(not_found(access_key_id)),
         }
     }

@@ -60,10 +60,10 @@ impl Sinch {
         if let Some(token) = bearer_token(header) {
             let claims = self.verify_token(token)?;
             // Deleting a key revokes its tokens at once: it must still exist.
-            return match self.storage.find_access_key(&claims.sub).await? {
+            return match self.access_key(&claims.sub).await? {
                 Some(key) if key.project_id == claims.project_id => Ok(Caller {
-                    access_key_id: key.id,
-                    project_id: key.project_id,
+                    access_key_id: key.id.clone(),
+                    project_id: key.project_id.clone(),
                 }),
                 _ => Err(Error::unauthenticated(
                     "the token's access key no longer exists",
@@ -75,13 +75,13 @@ impl Sinch {
 
     /// Checks an access key's id and secret, comparing digests in constant time.
     pub async fn check_secret(&self, access_key_id: &str, secret: &str) -> Result<Caller> {
-        let key = self.storage.find_access_key(access_key_id).await?;
+        let key = self.access_key(access_key_id).await?;
         // Hash even for an unknown id, so both answers take as long.
         let presented = secrets::hash(secret);
         match key {
             Some(key) if secrets::digests_match(&presented, &key.secret_hash) => Ok(Caller {
-                access_key_id: key.id,
-                project_id: key.project_id,
+                access_key_id: key.id.clone(),
+                project_id: key.project_id.clone(),
             }),
             _ => Err(Error::unauthenticated("invalid access key id or secret")),
         }

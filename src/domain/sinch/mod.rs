@@ -12,8 +12,9 @@ pub mod tokens;
 pub use auth::Caller;
 pub use error::{Error, Result};
 
+use crate::domain::cache::Cache;
 use crate::domain::clock::Clock;
-use crate::storage::Storage;
+use crate::storage::{AccessKeyRow, Storage};
 use rand::RngCore;
 use std::sync::Arc;
 
@@ -38,7 +39,12 @@ pub struct Sinch {
     clock: Arc<dyn Clock>,
     signing_key: tokens::SigningKey,
     settings: Settings,
+    /// Access keys by id, for authentication and reads. Renames and deletes
+    /// (which only this API makes) invalidate them at once.
+    keys: Cache<String, AccessKeyRow>,
 }
+
+const ACCESS_KEY_CACHE_CAPACITY: usize = 100_000;
 
 impl std::fmt::Debug for Sinch {
     // Leaves the signing key out.
@@ -62,7 +68,23 @@ impl Sinch {
             clock,
             signing_key: tokens::SigningKey::new(&secret),
             settings,
+            keys: Cache::new(ACCESS_KEY_CACHE_CAPACITY),
         })
+    }
+
+    /// An access key by id, from the cache or else from storage.
+    async fn access_key(&self, id: &str) -> Result<Option<Arc<AccessKeyRow>>> {
+        if let Some(key) = self.keys.get(&id.to_string()) {
+            return Ok(Some(key));
+        }
+        let generation = self.keys.generation();
+        let Some(row) = self.storage.find_access_key(id).await? else {
+            return Ok(None);
+        };
+        let key = Arc::new(row);
+        self.keys
+            .insert(id.to_string(), Arc::clone(&key), generation);
+        Ok(Some(key))
     }
 
     fn now(&self) -> i64 {

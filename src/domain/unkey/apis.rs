@@ -1,5 +1,6 @@
 //! Apis: create, read, delete (with their keys).
 
+use super::cache::hash_key;
 use super::permissions::Query;
 use super::{Error, Result, RootKey, Unkey};
 use crate::domain::ids::new_id;
@@ -42,7 +43,8 @@ impl Unkey {
             .delete_api(&root.workspace_id, api_id, self.now())
             .await?
             .ok_or_else(|| api_not_found(api_id))?;
-        self.cache.invalidate_all(&hashes);
+        self.cache
+            .invalidate(hashes.iter().filter_map(|h| hash_key(h)));
         Ok(())
     }
 

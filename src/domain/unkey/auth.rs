@@ -4,6 +4,7 @@ use super::permissions::Query;
 use super::{Error, Result, Unkey};
 use crate::domain::secrets;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// An authenticated root key.
 #[derive(Debug)]
@@ -32,7 +33,7 @@ impl RootKey {
 
 impl Unkey {
     /// Authenticates the `Authorization` header of a request: `Bearer <root key>`.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<RootKey> {
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Arc<RootKey>> {
         let token = authorization
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -43,19 +44,35 @@ impl Unkey {
                     "a root key is required: Authorization: Bearer <root key>".into(),
                 )
             })?;
-        let row = self
-            .storage
-            .find_root_key(&secrets::hash(token))
-            .await?
-            .ok_or_else(|| Error::Unauthorized("the root key is not valid".into()))?;
-        if !row.workspace_enabled {
+        let hash = secrets::hash(token);
+        let root = match self.root_keys.get(&hash) {
+            // Root keys never change once made; only their workspace's state
+            // does, which the disabled set below tracks.
+            Some(root) => root,
+            None => {
+                let generation = self.root_keys.generation();
+                let row = self
+                    .storage
+                    .find_root_key(&hash)
+                    .await?
+                    .ok_or_else(|| Error::Unauthorized("the root key is not valid".into()))?;
+                if !row.workspace_enabled {
+                    return Err(Error::Forbidden("workspace is disabled".into()));
+                }
+                let permissions: Vec<String> =
+                    serde_json::from_str(&row.permissions).unwrap_or_default();
+                let root = Arc::new(RootKey {
+                    id: row.id,
+                    workspace_id: row.workspace_id,
+                    permissions: permissions.into_iter().collect(),
+                });
+                self.root_keys.insert(hash, Arc::clone(&root), generation);
+                root
+            }
+        };
+        if self.workspace_disabled(&root.workspace_id) {
             return Err(Error::Forbidden("workspace is disabled".into()));
         }
-        let permissions: Vec<String> = serde_json::from_str(&row.permissions).unwrap_or_default();
-        Ok(RootKey {
-            id: row.id,
-            workspace_id: row.workspace_id,
-            permissions: permissions.into_iter().collect(),
-        })
+        Ok(root)
     }
 }

@@ -1,10 +1,5 @@
-//! The verify path's key cache: what verifying a key needs, by the hash of
-//! the key. Every write to a key invalidates it at once; a load that raced
-//! with a write is not cached (see [`KeyCache::generation`]).
-
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+//! What the verify path caches of a key, by the hash of its secret. Every
+//! write to a key invalidates it at once (see [`crate::domain::cache`]).
 
 /// What verification needs of a key. `remaining` is not here: it changes on
 /// every use, so limited keys always go to storage for it.
@@ -35,69 +30,10 @@ pub struct BucketConfig {
     pub refill_interval_ms: i64,
 }
 
-type Hash = [u8; 32];
+/// Verification's cache: keys by the SHA-256 of their secret.
+pub type KeyCache = crate::domain::cache::Cache<[u8; 32], CachedKey>;
 
-pub struct KeyCache {
-    entries: RwLock<HashMap<Hash, Arc<CachedKey>>>,
-    /// Bumped by every invalidation, so that a load that started before one
-    /// does not cache what it read.
-    generation: AtomicU64,
-    capacity: usize,
-}
-
-impl KeyCache {
-    pub fn new(capacity: usize) -> KeyCache {
-        KeyCache {
-            entries: RwLock::new(HashMap::new()),
-            generation: AtomicU64::new(0),
-            capacity,
-        }
-    }
-
-    pub fn get(&self, hash: &Hash) -> Option<Arc<CachedKey>> {
-        self.entries.read().ok()?.get(hash).cloned()
-    }
-
-    /// The generation to pass to [`KeyCache::insert`]; read it before loading.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// Caches a key loaded while the cache was at `generation`, unless an
-    /// invalidation came since.
-    pub fn insert(&self, hash: Hash, key: Arc<CachedKey>, generation: u64) {
-        let Ok(mut entries) = self.entries.write() else {
-            return;
-        };
-        if self.generation.load(Ordering::Acquire) != generation {
-            return;
-        }
-        if entries.len() >= self.capacity {
-            // Any entry will do: the cache is a shortcut, not the truth.
-            if let Some(evicted) = entries.keys().next().copied() {
-                entries.remove(&evicted);
-            }
-        }
-        entries.insert(hash, key);
-    }
-
-    pub fn invalidate(&self, hash: &[u8]) {
-        if let Ok(mut entries) = self.entries.write() {
-            self.generation.fetch_add(1, Ordering::AcqRel);
-            if let Ok(hash) = Hash::try_from(hash) {
-                entries.remove(&hash);
-            }
-        }
-    }
-
-    pub fn invalidate_all(&self, hashes: &[Vec<u8>]) {
-        if let Ok(mut entries) = self.entries.write() {
-            self.generation.fetch_add(1, Ordering::AcqRel);
-            for hash in hashes {
-                if let Ok(hash) = Hash::try_from(hash.as_slice()) {
-                    entries.remove(&hash);
-                }
-            }
-        }
-    }
+/// A stored hash as a cache key; `None` for a malformed one, which no cache holds.
+pub fn hash_key(hash: &[u8]) -> Option<[u8; 32]> {
+    <[u8; 32]>::try_from(hash).ok()
 }

@@ -1,5 +1,6 @@
 //! Keys: create, read, update, delete, remaining uses and listing.
 
+use super::cache::hash_key;
 use super::permissions::Query;
 use super::{Error, Result, RootKey, Unkey};
 use crate::domain::{ids::new_id, secrets};
@@ -230,7 +231,7 @@ impl Unkey {
         {
             return Err(key_not_found(key_id));
         }
-        self.cache.invalidate(&key.hash);
+        self.cache.invalidate(hash_key(&key.hash));
         Ok(())
     }
 
@@ -265,7 +266,7 @@ impl Unkey {
         {
             return Err(key_not_found(key_id));
         }
-        self.cache.invalidate(&key.hash);
+        self.cache.invalidate(hash_key(&key.hash));
         Ok(())
     }
 
@@ -309,7 +310,7 @@ impl Unkey {
             .change_remaining(&root.workspace_id, key_id, change)
             .await?
             .ok_or_else(|| key_not_found(key_id))?;
-        self.cache.invalidate(&key.hash);
+        self.cache.invalidate(hash_key(&key.hash));
         Ok(remaining)
     }
 

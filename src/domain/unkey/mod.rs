@@ -18,6 +18,7 @@ pub mod verify;
 pub use auth::RootKey;
 pub use error::{Error, Result};
 
+use crate::domain::cache::Cache;
 use crate::domain::clock::Clock;
 use crate::storage::{RefillBoundaries, Storage};
 use chrono::{Datelike, TimeZone, Utc};
@@ -27,6 +28,7 @@ use std::time::Duration;
 
 /// How many keys the verify cache holds at most.
 const KEY_CACHE_CAPACITY: usize = 200_000;
+const ROOT_KEY_CACHE_CAPACITY: usize = 10_000;
 const DAY_MS: i64 = 86_400_000;
 
 pub struct Unkey {
@@ -41,6 +43,9 @@ pub struct Unkey {
     disabled_workspaces: RwLock<HashSet<String>>,
     /// Namespace ids by (workspace, name); namespaces are never deleted.
     namespaces: RwLock<HashMap<(String, String), String>>,
+    /// Root keys by hash. They never change once made (only their
+    /// workspace's state, which `disabled_workspaces` tracks).
+    root_keys: Cache<[u8; 32], RootKey>,
 }
 
 impl std::fmt::Debug for Unkey {
@@ -62,6 +67,7 @@ impl Unkey {
             counts: analytics::VerificationCounts::default(),
             disabled_workspaces: RwLock::new(HashSet::new()),
             namespaces: RwLock::new(HashMap::new()),
+            root_keys: Cache::new(ROOT_KEY_CACHE_CAPACITY),
         };
         unkey.refresh_disabled_workspaces().await?;
         Ok(unkey)
