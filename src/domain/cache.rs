@@ -43,10 +43,10 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
-        if entries.len() >= self.capacity {
-            if let Some(evicted) = entries.keys().next().cloned() {
-                entries.remove(&evicted);
-            }
+        if entries.len() >= self.capacity
+            && let Some(evicted) = entries.keys().next().cloned()
+        {
+            entries.remove(&evicted);
         }
         entries.insert(key, value);
     }
