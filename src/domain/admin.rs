@@ -252,23 +252,11 @@ pub async fn seed_benchmark(
     };
     let ratelimited = special(None, Some(bucket));
     for (id, key, remaining, ratelimit) in [&hot, &remaining, &ratelimited] {
+        let (hash, start) = (secrets::hash(key), secrets::key_start(key));
         let new_key = crate::storage::NewKey {
-            id,
-            workspace_id: &root.workspace_id,
-            api_id: &api_id,
-            hash: &secrets::hash(key),
-            start: &secrets::key_start(key),
-            name: None,
-            owner_id: None,
-            meta: None,
-            environment: None,
-            enabled: true,
-            created_at: now_ms,
-            expires_at: None,
             remaining: *remaining,
-            refill: None,
             ratelimit: *ratelimit,
-            roles: &[],
+            ..crate::storage::NewKey::plain(id, &root.workspace_id, &api_id, &hash, &start, now_ms)
         };
         storage.insert_key(&new_key).await?;
     }
@@ -283,23 +271,8 @@ pub async fn seed_benchmark(
         .collect();
     let rows: Vec<crate::storage::NewKey<'_>> = plain
         .iter()
-        .map(|(id, _, hash, start)| crate::storage::NewKey {
-            id,
-            workspace_id: &root.workspace_id,
-            api_id: &api_id,
-            hash,
-            start,
-            name: None,
-            owner_id: None,
-            meta: None,
-            environment: None,
-            enabled: true,
-            created_at: now_ms,
-            expires_at: None,
-            remaining: None,
-            refill: None,
-            ratelimit: None,
-            roles: &[],
+        .map(|(id, _, hash, start)| {
+            crate::storage::NewKey::plain(id, &root.workspace_id, &api_id, hash, start, now_ms)
         })
         .collect();
     storage.insert_keys(&rows).await?;

@@ -76,6 +76,37 @@ pub struct NewKey<'a> {
     pub roles: &'a [String],
 }
 
+impl<'a> NewKey<'a> {
+    /// An enabled key with nothing set but its identity.
+    pub fn plain(
+        id: &'a str,
+        workspace_id: &'a str,
+        api_id: &'a str,
+        hash: &'a [u8],
+        start: &'a str,
+        created_at: i64,
+    ) -> NewKey<'a> {
+        NewKey {
+            id,
+            workspace_id,
+            api_id,
+            hash,
+            start,
+            name: None,
+            owner_id: None,
+            meta: None,
+            environment: None,
+            enabled: true,
+            created_at,
+            expires_at: None,
+            remaining: None,
+            refill: None,
+            ratelimit: None,
+            roles: &[],
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Ratelimit<'a> {
     pub kind: &'a str,

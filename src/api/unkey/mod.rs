@@ -8,7 +8,7 @@ pub use error::{Error, REQUEST_ID_HEADER};
 
 use crate::api::{Body, PathParams, QueryParams, Reply, answer};
 use crate::domain::health;
-use crate::domain::unkey::keys::{CreateKey, RemainingOp, UpdateKey};
+use crate::domain::unkey::keys::{RemainingOp, UpdateKey};
 use crate::domain::unkey::ratelimit::LimitRequest;
 use crate::domain::unkey::{self as domain, RootKey};
 use crate::generated::unkey::{UnkeyApi, types};
@@ -93,23 +93,7 @@ impl UnkeyApi for UnkeyService {
         answer(&rqctx, async {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
-            let request = CreateKey {
-                api_id: body.api_id,
-                prefix: body.prefix.map(String::from),
-                name: body.name,
-                byte_length: body.byte_length,
-                owner_id: body.owner_id,
-                meta: Some(body.meta).filter(|m| !m.is_empty()),
-                expires: body.expires,
-                remaining: body.remaining,
-                refill: body.refill.map(|r| views::refill(r.interval, r.amount)),
-                ratelimit: body
-                    .ratelimit
-                    .map(|r| views::ratelimit(r.type_, r.limit, r.refill_rate, r.refill_interval)),
-                roles: body.roles.into_iter().map(String::from).collect(),
-                enabled: body.enabled,
-                environment: body.environment.map(String::from),
-            };
+            let request = views::create_key(body);
             let created = rqctx.context().unkey.create_key(&root, request).await?;
             Ok(types::KeysCreateKeyResponse {
                 key_id: created.key_id,
@@ -332,23 +316,12 @@ impl UnkeyApi for UnkeyService {
         answer(&rqctx, async {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
-            let request = CreateKey {
-                api_id: body.api_id,
-                prefix: body.prefix.map(String::from),
-                name: body.name,
-                byte_length: body.byte_length,
-                owner_id: body.owner_id,
-                meta: Some(body.meta).filter(|m| !m.is_empty()),
-                expires: body.expires,
-                remaining: body.remaining,
-                refill: None,
-                ratelimit: body
-                    .ratelimit
-                    .map(|r| views::ratelimit(r.type_, r.limit, r.refill_rate, r.refill_interval)),
-                roles: Vec::new(),
-                enabled: true,
-                environment: None,
-            };
+            // The legacy body is a subset of createKey's, with the same names
+            // and rules: read it as one.
+            let body = serde_json::to_value(body)
+                .and_then(serde_json::from_value)
+                .map_err(|e| domain::Error::BadRequest(e.to_string()))?;
+            let request = views::create_key(body);
             let created = rqctx
                 .context()
                 .unkey

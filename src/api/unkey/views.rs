@@ -1,6 +1,6 @@
 //! Between the Unkey wire types (generated from the spec) and the domain.
 
-use crate::domain::unkey::keys::{KeyRatelimit, RatelimitKind, Refill, RefillInterval};
+use crate::domain::unkey::keys::{CreateKey, KeyRatelimit, RatelimitKind, Refill, RefillInterval};
 use crate::domain::unkey::verify::{Denial, Verification};
 use crate::generated::unkey::types;
 use crate::storage::KeyRow;
@@ -18,7 +18,6 @@ macro_rules! from_wire_enum {
 }
 from_wire_enum!(KeysCreateKeyBodyRatelimitType => RatelimitKind { Fast, Consistent });
 from_wire_enum!(KeysUpdateKeyBodyRatelimitType => RatelimitKind { Fast, Consistent });
-from_wire_enum!(PostKeysBodyRatelimitType => RatelimitKind { Fast, Consistent });
 from_wire_enum!(KeysCreateKeyBodyRefillInterval => RefillInterval { Daily, Monthly });
 from_wire_enum!(KeysUpdateKeyBodyRefillInterval => RefillInterval { Daily, Monthly });
 
@@ -42,6 +41,27 @@ pub fn refill(interval: impl Into<RefillInterval>, amount: NonZeroU64) -> Refill
     Refill {
         interval: interval.into(),
         amount: i64::try_from(amount.get()).unwrap_or(i64::MAX),
+    }
+}
+
+/// What createKey asks for, in the domain's terms.
+pub fn create_key(body: types::KeysCreateKeyBody) -> CreateKey {
+    CreateKey {
+        api_id: body.api_id,
+        prefix: body.prefix.map(String::from),
+        name: body.name,
+        byte_length: body.byte_length,
+        owner_id: body.owner_id,
+        meta: Some(body.meta).filter(|m| !m.is_empty()),
+        expires: body.expires,
+        remaining: body.remaining,
+        refill: body.refill.map(|r| refill(r.interval, r.amount)),
+        ratelimit: body
+            .ratelimit
+            .map(|r| ratelimit(r.type_, r.limit, r.refill_rate, r.refill_interval)),
+        roles: body.roles.into_iter().map(String::from).collect(),
+        enabled: body.enabled,
+        environment: body.environment.map(String::from),
     }
 }
 
