@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 const DAY_MS: i64 = 86_400_000;
+/// Counters written per transaction.
+const FLUSH_CHUNK: usize = 256;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Outcome {
@@ -43,7 +45,9 @@ impl VerificationCounts {
         }
     }
 
-    /// Writes out what is pending. On failure the counts are put back.
+    /// Writes out what is pending, in short transactions: the writer is
+    /// shared with the verify path's spends, which must not wait behind
+    /// thousands of counters. On failure the unwritten counts are put back.
     pub async fn flush(&self, storage: &Storage) -> Result<(), StorageError> {
         let batch: Vec<CountsDelta> = {
             let mut pending = match self.pending.lock() {
@@ -59,29 +63,39 @@ impl VerificationCounts {
                 })
                 .collect()
         };
-        if let Err(e) = storage.add_verification_counts(&batch).await {
-            let mut pending = match self.pending.lock() {
-                Ok(pending) => pending,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            for delta in batch {
-                let entry = pending
-                    .entry((delta.key_id, delta.counts.day))
-                    .or_insert_with(|| {
-                        (
-                            delta.workspace_id,
-                            DailyCounts {
-                                day: delta.counts.day,
-                                ..Default::default()
-                            },
-                        )
-                    });
-                entry.1.success += delta.counts.success;
-                entry.1.rate_limited += delta.counts.rate_limited;
-                entry.1.usage_exceeded += delta.counts.usage_exceeded;
+        let mut written = 0;
+        while written < batch.len() {
+            let chunk = &batch[written..batch.len().min(written + FLUSH_CHUNK)];
+            if let Err(e) = storage.add_verification_counts(chunk).await {
+                self.put_back(batch.into_iter().skip(written));
+                return Err(e);
             }
-            return Err(e);
+            written += chunk.len();
         }
         Ok(())
+    }
+
+    /// Returns unwritten counts to the tally, for the next flush.
+    fn put_back(&self, deltas: impl Iterator<Item = CountsDelta>) {
+        let mut pending = match self.pending.lock() {
+            Ok(pending) => pending,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for delta in deltas {
+            let (_, counts) = pending
+                .entry((delta.key_id, delta.counts.day))
+                .or_insert_with(|| {
+                    (
+                        delta.workspace_id,
+                        DailyCounts {
+                            day: delta.counts.day,
+                            ..Default::default()
+                        },
+                    )
+                });
+            counts.success += delta.counts.success;
+            counts.rate_limited += delta.counts.rate_limited;
+            counts.usage_exceeded += delta.counts.usage_exceeded;
+        }
     }
 }
