@@ -9,6 +9,7 @@ mod common;
 mod cli;
 mod clients;
 mod codegen;
+mod coverage;
 mod errors;
 mod generated;
 mod sinch;

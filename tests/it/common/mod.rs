@@ -106,12 +106,13 @@ impl TestServer {
             serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("response is not JSON ({e}): {text}"))
         };
-        let response = TestResponse {
+        let mut response = TestResponse {
             status,
             headers,
             body,
+            operation: None,
         };
-        spec::check(api, request.method, request.path, &response);
+        response.operation = spec::check(api, request.method, request.path, &response);
         response
     }
 
@@ -168,6 +169,8 @@ pub struct TestResponse {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub body: Value,
+    /// The documented operation that answered, as the spec check found it.
+    pub operation: Option<String>,
 }
 
 impl TestResponse {
@@ -191,7 +194,7 @@ impl TestResponse {
         }
         let mut body = self.body.clone();
         redact(&mut body);
-        json!({ "status": self.status, "headers": headers, "body": body })
+        json!({ "operation": self.operation, "status": self.status, "headers": headers, "body": body })
     }
 }
 

@@ -223,10 +223,17 @@ fn check_oauth(method: &str, response: &super::TestResponse) {
     }
 }
 
-/// Fails the test when `response` breaks `api`'s spec.
-pub fn check(api: Api, method: &str, path_and_query: &str, response: &super::TestResponse) {
+/// Fails the test when `response` breaks `api`'s spec. Returns the
+/// documented operation it answered, as `api METHOD /path/template`.
+pub fn check(
+    api: Api,
+    method: &str,
+    path_and_query: &str,
+    response: &super::TestResponse,
+) -> Option<String> {
     if api == Api::OAuth {
-        return check_oauth(method, response);
+        check_oauth(method, response);
+        return Some(format!("oauth {method} /oauth2/token"));
     }
     let path = path_and_query.split('?').next().unwrap_or_default();
     let what = format!("{method} {path} → {}", response.status);
@@ -240,7 +247,7 @@ pub fn check(api: Api, method: &str, path_and_query: &str, response: &super::Tes
     if on_path.is_empty() {
         // Dropshot answers paths that match no route itself; see README.
         assert_eq!(response.status, 404, "{what}: an unknown path is a 404");
-        return;
+        return None;
     }
     if response.status >= 400 {
         assert_eq!(
@@ -269,7 +276,7 @@ pub fn check(api: Api, method: &str, path_and_query: &str, response: &super::Tes
             response.status, 405,
             "{what}: an undocumented method is a 405"
         );
-        return;
+        return None;
     };
     if api == Api::Unkey {
         assert!(
@@ -305,4 +312,44 @@ pub fn check(api: Api, method: &str, path_and_query: &str, response: &super::Tes
         // documented at all: the error envelope above is what is checked.
         None => {}
     }
+    Some(operation_label(api, &op.method, &op.path))
+}
+
+/// How coverage names an operation: `unkey GET /v1/keys.getKey`.
+pub fn operation_label(api: Api, method: &str, path: &str) -> String {
+    let api = match api {
+        Api::Unkey => "unkey",
+        Api::Sinch => "sinch",
+        Api::OAuth => "oauth",
+    };
+    format!("{api} {method} {path}")
+}
+
+/// Every (operation, status) pair the two specs document.
+pub fn documented_pairs() -> Vec<(String, u16)> {
+    let mut pairs = Vec::new();
+    for api in [Api::Unkey, Api::Sinch] {
+        let spec = load(api);
+        for op in &spec.normalized.operations {
+            let pointer = format!(
+                "/paths/{}/{}/responses",
+                op.path.replace('~', "~0").replace('/', "~1"),
+                op.method.to_lowercase()
+            );
+            for status in spec
+                .normalized
+                .spec
+                .pointer(&pointer)
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(s, _)| s)
+            {
+                if let Ok(status) = status.parse() {
+                    pairs.push((operation_label(api, &op.method, &op.path), status));
+                }
+            }
+        }
+    }
+    pairs
 }
