@@ -291,17 +291,22 @@ fn register_fn(names: &ApiNames, operations: &[Operation]) -> TokenStream {
             .filter(|m| !documented.contains(&m.as_str()))
             .map(|m| {
                 let method = format_ident!("{}", m);
-                let id = format!(
-                    "{}_{}_not_allowed",
-                    openapi::snake_case(path),
-                    m.to_ascii_lowercase()
-                );
+                let id = format!("{}_{}_not_allowed", openapi::snake_case(path), m.to_ascii_lowercase());
+                let allow = documented.join(", ");
                 let handler = match path_params {
                     Some(params) => {
                         let ty = type_path(params);
-                        quote!(crate::api::method_not_allowed_at::<S::Context, #ty, #error>)
+                        quote! {
+                            |rqctx: dropshot::RequestContext<S::Context>, path: crate::api::PathParams<#ty>| {
+                                crate::api::method_not_allowed_at::<S::Context, #ty, #error>(rqctx, path, #allow)
+                            }
+                        }
                     }
-                    None => quote!(crate::api::method_not_allowed::<S::Context, #error>),
+                    None => quote! {
+                        |rqctx: dropshot::RequestContext<S::Context>| {
+                            crate::api::method_not_allowed::<S::Context, #error>(rqctx, #allow)
+                        }
+                    },
                 };
                 quote! {
                     api.register(

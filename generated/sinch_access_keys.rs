@@ -476,11 +476,18 @@ pub fn register_sinch_access_keys<S: SinchAccessKeysApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_projects_project_id_access_keys_put_not_allowed".to_string(),
-                crate::api::method_not_allowed_at::<
-                    S::Context,
-                    types::AccessKeyServiceListAccessKeysPath,
-                    crate::api::sinch_access_keys::Error,
-                >,
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<
+                        types::AccessKeyServiceListAccessKeysPath,
+                    >|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::AccessKeyServiceListAccessKeysPath,
+                        crate::api::sinch_access_keys::Error,
+                    >(rqctx, path, "GET, POST")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/projects/{projectId}/accessKeys",
@@ -491,11 +498,18 @@ pub fn register_sinch_access_keys<S: SinchAccessKeysApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_projects_project_id_access_keys_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed_at::<
-                    S::Context,
-                    types::AccessKeyServiceListAccessKeysPath,
-                    crate::api::sinch_access_keys::Error,
-                >,
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<
+                        types::AccessKeyServiceListAccessKeysPath,
+                    >|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::AccessKeyServiceListAccessKeysPath,
+                        crate::api::sinch_access_keys::Error,
+                    >(rqctx, path, "GET, POST")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/projects/{projectId}/accessKeys",
@@ -506,11 +520,18 @@ pub fn register_sinch_access_keys<S: SinchAccessKeysApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_projects_project_id_access_keys_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed_at::<
-                    S::Context,
-                    types::AccessKeyServiceListAccessKeysPath,
-                    crate::api::sinch_access_keys::Error,
-                >,
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<
+                        types::AccessKeyServiceListAccessKeysPath,
+                    >|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::AccessKeyServiceListAccessKeysPath,
+                        crate::api::sinch_access_keys::Error,
+                    >(rqctx, path, "GET, POST")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/projects/{projectId}/accessKeys",
@@ -522,11 +543,18 @@ pub fn register_sinch_access_keys<S: SinchAccessKeysApi>(
         dropshot::ApiEndpoint::new(
                 "v1_projects_project_id_access_keys_access_key_id_post_not_allowed"
                     .to_string(),
-                crate::api::method_not_allowed_at::<
-                    S::Context,
-                    types::AccessKeyServiceGetAccessKeyPath,
-                    crate::api::sinch_access_keys::Error,
-                >,
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<
+                        types::AccessKeyServiceGetAccessKeyPath,
+                    >|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::AccessKeyServiceGetAccessKeyPath,
+                        crate::api::sinch_access_keys::Error,
+                    >(rqctx, path, "GET, PATCH, DELETE")
+                },
                 dropshot::Method::POST,
                 "application/json",
                 "/v1/projects/{projectId}/accessKeys/{accessKeyId}",
@@ -538,11 +566,18 @@ pub fn register_sinch_access_keys<S: SinchAccessKeysApi>(
         dropshot::ApiEndpoint::new(
                 "v1_projects_project_id_access_keys_access_key_id_put_not_allowed"
                     .to_string(),
-                crate::api::method_not_allowed_at::<
-                    S::Context,
-                    types::AccessKeyServiceGetAccessKeyPath,
-                    crate::api::sinch_access_keys::Error,
-                >,
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<
+                        types::AccessKeyServiceGetAccessKeyPath,
+                    >|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::AccessKeyServiceGetAccessKeyPath,
+                        crate::api::sinch_access_keys::Error,
+                    >(rqctx, path, "GET, PATCH, DELETE")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/projects/{projectId}/accessKeys/{accessKeyId}",

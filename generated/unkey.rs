@@ -3827,7 +3827,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_liveness_post_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::POST,
                 "application/json",
                 "/v1/liveness",
@@ -3838,7 +3843,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_liveness_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/liveness",
@@ -3849,7 +3859,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_liveness_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/liveness",
@@ -3860,7 +3875,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_liveness_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/liveness",
@@ -3871,7 +3891,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_get_key_post_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::POST,
                 "application/json",
                 "/v1/keys.getKey",
@@ -3882,7 +3907,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_get_key_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/keys.getKey",
@@ -3893,7 +3923,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_get_key_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/keys.getKey",
@@ -3904,7 +3939,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_get_key_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/keys.getKey",
@@ -3915,7 +3955,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_delete_key_get_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::GET,
                 "application/json",
                 "/v1/keys.deleteKey",
@@ -3926,7 +3971,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_delete_key_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/keys.deleteKey",
@@ -3937,7 +3987,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_delete_key_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/keys.deleteKey",
@@ -3948,7 +4003,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_delete_key_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/keys.deleteKey",
@@ -3959,7 +4019,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_create_key_get_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::GET,
                 "application/json",
                 "/v1/keys.createKey",
@@ -3970,7 +4035,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_create_key_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/keys.createKey",
@@ -3981,7 +4051,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_create_key_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/keys.createKey",
@@ -3992,7 +4067,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_create_key_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/keys.createKey",
@@ -4003,7 +4083,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_verify_key_get_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::GET,
                 "application/json",
                 "/v1/keys.verifyKey",
@@ -4014,7 +4099,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_verify_key_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/keys.verifyKey",
@@ -4025,7 +4115,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_verify_key_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/keys.verifyKey",
@@ -4036,7 +4131,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_verify_key_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/keys.verifyKey",
@@ -4047,7 +4147,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_update_key_get_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::GET,
                 "application/json",
                 "/v1/keys.updateKey",
@@ -4058,7 +4163,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_update_key_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/keys.updateKey",
@@ -4069,7 +4179,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_update_key_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/keys.updateKey",
@@ -4080,7 +4195,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_update_key_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/keys.updateKey",
@@ -4091,7 +4211,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_update_remaining_get_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::GET,
                 "application/json",
                 "/v1/keys.updateRemaining",
@@ -4102,7 +4227,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_update_remaining_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/keys.updateRemaining",
@@ -4113,7 +4243,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_update_remaining_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/keys.updateRemaining",
@@ -4124,7 +4259,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_update_remaining_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/keys.updateRemaining",
@@ -4135,7 +4275,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_get_verifications_post_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::POST,
                 "application/json",
                 "/v1/keys.getVerifications",
@@ -4146,7 +4291,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_get_verifications_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/keys.getVerifications",
@@ -4157,7 +4307,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_get_verifications_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/keys.getVerifications",
@@ -4168,7 +4323,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_get_verifications_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/keys.getVerifications",
@@ -4179,7 +4339,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_get_api_post_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::POST,
                 "application/json",
                 "/v1/apis.getApi",
@@ -4190,7 +4355,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_get_api_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/apis.getApi",
@@ -4201,7 +4371,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_get_api_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/apis.getApi",
@@ -4212,7 +4387,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_get_api_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/apis.getApi",
@@ -4223,7 +4403,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_create_api_get_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::GET,
                 "application/json",
                 "/v1/apis.createApi",
@@ -4234,7 +4419,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_create_api_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/apis.createApi",
@@ -4245,7 +4435,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_create_api_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/apis.createApi",
@@ -4256,7 +4451,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_create_api_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/apis.createApi",
@@ -4267,7 +4467,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_list_keys_post_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::POST,
                 "application/json",
                 "/v1/apis.listKeys",
@@ -4278,7 +4483,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_list_keys_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/apis.listKeys",
@@ -4289,7 +4499,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_list_keys_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/apis.listKeys",
@@ -4300,7 +4515,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_list_keys_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/apis.listKeys",
@@ -4311,7 +4531,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_delete_api_get_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::GET,
                 "application/json",
                 "/v1/apis.deleteApi",
@@ -4322,7 +4547,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_delete_api_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/apis.deleteApi",
@@ -4333,7 +4563,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_delete_api_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/apis.deleteApi",
@@ -4344,7 +4579,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_delete_api_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/apis.deleteApi",
@@ -4355,7 +4595,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_ratelimits_limit_get_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::GET,
                 "application/json",
                 "/v1/ratelimits.limit",
@@ -4366,7 +4611,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_ratelimits_limit_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/ratelimits.limit",
@@ -4377,7 +4627,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_ratelimits_limit_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/ratelimits.limit",
@@ -4388,7 +4643,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_ratelimits_limit_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/ratelimits.limit",
@@ -4399,7 +4659,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_get_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::GET,
                 "application/json",
                 "/v1/keys",
@@ -4410,7 +4675,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/keys",
@@ -4421,7 +4691,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/keys",
@@ -4432,7 +4707,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/keys",
@@ -4443,7 +4723,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_verify_get_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::GET,
                 "application/json",
                 "/v1/keys/verify",
@@ -4454,7 +4739,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_verify_put_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/keys/verify",
@@ -4465,7 +4755,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_verify_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/keys/verify",
@@ -4476,7 +4771,12 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_keys_verify_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed::<S::Context, crate::api::unkey::Error>,
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/keys/verify",
@@ -4487,11 +4787,16 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_api_id_keys_post_not_allowed".to_string(),
-                crate::api::method_not_allowed_at::<
-                    S::Context,
-                    types::GetApisApiIdKeysPath,
-                    crate::api::unkey::Error,
-                >,
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<types::GetApisApiIdKeysPath>|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::GetApisApiIdKeysPath,
+                        crate::api::unkey::Error,
+                    >(rqctx, path, "GET")
+                },
                 dropshot::Method::POST,
                 "application/json",
                 "/v1/apis/{apiId}/keys",
@@ -4502,11 +4807,16 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_api_id_keys_put_not_allowed".to_string(),
-                crate::api::method_not_allowed_at::<
-                    S::Context,
-                    types::GetApisApiIdKeysPath,
-                    crate::api::unkey::Error,
-                >,
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<types::GetApisApiIdKeysPath>|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::GetApisApiIdKeysPath,
+                        crate::api::unkey::Error,
+                    >(rqctx, path, "GET")
+                },
                 dropshot::Method::PUT,
                 "application/json",
                 "/v1/apis/{apiId}/keys",
@@ -4517,11 +4827,16 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_api_id_keys_patch_not_allowed".to_string(),
-                crate::api::method_not_allowed_at::<
-                    S::Context,
-                    types::GetApisApiIdKeysPath,
-                    crate::api::unkey::Error,
-                >,
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<types::GetApisApiIdKeysPath>|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::GetApisApiIdKeysPath,
+                        crate::api::unkey::Error,
+                    >(rqctx, path, "GET")
+                },
                 dropshot::Method::PATCH,
                 "application/json",
                 "/v1/apis/{apiId}/keys",
@@ -4532,11 +4847,16 @@ pub fn register_unkey<S: UnkeyApi>(
     api.register(
         dropshot::ApiEndpoint::new(
                 "v1_apis_api_id_keys_delete_not_allowed".to_string(),
-                crate::api::method_not_allowed_at::<
-                    S::Context,
-                    types::GetApisApiIdKeysPath,
-                    crate::api::unkey::Error,
-                >,
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<types::GetApisApiIdKeysPath>|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::GetApisApiIdKeysPath,
+                        crate::api::unkey::Error,
+                    >(rqctx, path, "GET")
+                },
                 dropshot::Method::DELETE,
                 "application/json",
                 "/v1/apis/{apiId}/keys",

@@ -38,6 +38,14 @@ impl<T: Serialize> Reply<T> {
 }
 
 impl<T> Reply<T> {
+    /// Adds a header to the response.
+    pub fn with_header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Reply<T> {
+        if let Ok(response) = &mut self.response {
+            response.headers_mut().insert(name, value);
+        }
+        self
+    }
+
     /// Any status with a JSON body; errors are built so.
     pub fn json(status: StatusCode, body: &impl Serialize, headers: HeaderMap) -> Reply<T> {
         let response = serde_json::to_vec(body)
@@ -254,11 +262,14 @@ fn not_allowed<C: ServerContext>(rqctx: &RequestContext<C>) -> HttpError {
     )
 }
 
-/// Hidden endpoint for a method a path does not document.
+/// Hidden endpoint for a method a path does not document; `allow` lists
+/// the methods it does, for the `Allow` header a 405 must carry.
 pub async fn method_not_allowed<C: ServerContext, E: ApiError>(
     rqctx: RequestContext<C>,
+    allow: &'static str,
 ) -> Result<Reply<()>, E> {
-    Ok(E::from(not_allowed(&rqctx)).into_reply(&RequestId::of(&rqctx)))
+    let reply = E::from(not_allowed(&rqctx)).into_reply(&RequestId::of(&rqctx));
+    Ok(reply.with_header(http::header::ALLOW, http::HeaderValue::from_static(allow)))
 }
 
 /// [`method_not_allowed`] for a path with variables, which dropshot requires
@@ -266,11 +277,12 @@ pub async fn method_not_allowed<C: ServerContext, E: ApiError>(
 pub async fn method_not_allowed_at<C, P, E>(
     rqctx: RequestContext<C>,
     _path: PathParams<P>,
+    allow: &'static str,
 ) -> Result<Reply<()>, E>
 where
     C: ServerContext,
     P: DeserializeOwned + JsonSchema + Send + Sync + 'static,
     E: ApiError,
 {
-    Ok(E::from(not_allowed(&rqctx)).into_reply(&RequestId::of(&rqctx)))
+    method_not_allowed(rqctx, allow).await
 }

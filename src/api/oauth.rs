@@ -224,7 +224,7 @@ pub fn register(api: &mut ApiDescription<ServerState>) -> Result<(), ApiDescript
                     "oauth2_token_{}_not_allowed",
                     method.as_str().to_lowercase()
                 ),
-                crate::api::method_not_allowed::<ServerState, OAuthError>,
+                |rqctx| crate::api::method_not_allowed::<ServerState, OAuthError>(rqctx, "POST"),
                 method,
                 "application/json",
                 PATH,

@@ -276,6 +276,13 @@ pub fn check(
             response.status, 405,
             "{what}: an undocumented method is a 405"
         );
+        let allow = response.header("allow").unwrap_or_default();
+        let documented: Vec<&str> = on_path.iter().map(|op| op.method.as_str()).collect();
+        assert_eq!(
+            allow,
+            documented.join(", "),
+            "{what}: a 405 lists the methods the path has in Allow"
+        );
         return None;
     };
     if api == Api::Unkey {
