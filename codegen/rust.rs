@@ -248,6 +248,11 @@ fn extractor_params(op: &Operation) -> Vec<TokenStream> {
     params
 }
 
+/// Methods answered with the API's own 405 where a path does not document
+/// them. Without a fallback, dropshot's router answers in its own shape, with
+/// an `Allow` that lists the hidden fallbacks too.
+const FALLBACK_METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"];
+
 /// `register_<module>`: adds every operation of the trait to an existing
 /// `ApiDescription`, so that several APIs share one server, plus hidden
 /// endpoints that answer the undocumented methods of each path with a 405 in
@@ -285,9 +290,9 @@ fn register_fn(names: &ApiNames, operations: &[Operation]) -> TokenStream {
         }
     }
     let fallbacks = paths.iter().flat_map(|(path, path_params, documented)| {
-        openapi::METHODS
+        FALLBACK_METHODS
             .iter()
-            .map(|m| m.to_ascii_uppercase())
+            .map(|m| m.to_string())
             .filter(|m| !documented.contains(&m.as_str()))
             .map(|m| {
                 let method = format_ident!("{}", m);

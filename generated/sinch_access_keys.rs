@@ -541,6 +541,50 @@ pub fn register_sinch_access_keys<S: SinchAccessKeysApi>(
     )?;
     api.register(
         dropshot::ApiEndpoint::new(
+                "v1_projects_project_id_access_keys_options_not_allowed".to_string(),
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<
+                        types::AccessKeyServiceListAccessKeysPath,
+                    >|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::AccessKeyServiceListAccessKeysPath,
+                        crate::api::sinch_access_keys::Error,
+                    >(rqctx, path, "GET, POST")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/projects/{projectId}/accessKeys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_projects_project_id_access_keys_trace_not_allowed".to_string(),
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<
+                        types::AccessKeyServiceListAccessKeysPath,
+                    >|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::AccessKeyServiceListAccessKeysPath,
+                        crate::api::sinch_access_keys::Error,
+                    >(rqctx, path, "GET, POST")
+                },
+                dropshot::Method::TRACE,
+                "application/json",
+                "/v1/projects/{projectId}/accessKeys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
                 "v1_projects_project_id_access_keys_access_key_id_post_not_allowed"
                     .to_string(),
                 |
@@ -579,6 +623,52 @@ pub fn register_sinch_access_keys<S: SinchAccessKeysApi>(
                     >(rqctx, path, "GET, PATCH, DELETE")
                 },
                 dropshot::Method::PUT,
+                "application/json",
+                "/v1/projects/{projectId}/accessKeys/{accessKeyId}",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_projects_project_id_access_keys_access_key_id_options_not_allowed"
+                    .to_string(),
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<
+                        types::AccessKeyServiceGetAccessKeyPath,
+                    >|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::AccessKeyServiceGetAccessKeyPath,
+                        crate::api::sinch_access_keys::Error,
+                    >(rqctx, path, "GET, PATCH, DELETE")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/projects/{projectId}/accessKeys/{accessKeyId}",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_projects_project_id_access_keys_access_key_id_trace_not_allowed"
+                    .to_string(),
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<
+                        types::AccessKeyServiceGetAccessKeyPath,
+                    >|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::AccessKeyServiceGetAccessKeyPath,
+                        crate::api::sinch_access_keys::Error,
+                    >(rqctx, path, "GET, PATCH, DELETE")
+                },
+                dropshot::Method::TRACE,
                 "application/json",
                 "/v1/projects/{projectId}/accessKeys/{accessKeyId}",
                 dropshot::ApiEndpointVersions::All,

@@ -3890,6 +3890,38 @@ pub fn register_unkey<S: UnkeyApi>(
     )?;
     api.register(
         dropshot::ApiEndpoint::new(
+                "v1_liveness_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/liveness",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_liveness_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
+                dropshot::Method::TRACE,
+                "application/json",
+                "/v1/liveness",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
                 "v1_keys_get_key_post_not_allowed".to_string(),
                 |rqctx: dropshot::RequestContext<S::Context>| {
                     crate::api::method_not_allowed::<
@@ -3946,6 +3978,38 @@ pub fn register_unkey<S: UnkeyApi>(
                     >(rqctx, "GET")
                 },
                 dropshot::Method::DELETE,
+                "application/json",
+                "/v1/keys.getKey",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_get_key_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/keys.getKey",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_get_key_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
+                dropshot::Method::TRACE,
                 "application/json",
                 "/v1/keys.getKey",
                 dropshot::ApiEndpointVersions::All,
@@ -4018,6 +4082,38 @@ pub fn register_unkey<S: UnkeyApi>(
     )?;
     api.register(
         dropshot::ApiEndpoint::new(
+                "v1_keys_delete_key_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/keys.deleteKey",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_delete_key_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::TRACE,
+                "application/json",
+                "/v1/keys.deleteKey",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
                 "v1_keys_create_key_get_not_allowed".to_string(),
                 |rqctx: dropshot::RequestContext<S::Context>| {
                     crate::api::method_not_allowed::<
@@ -4074,6 +4170,38 @@ pub fn register_unkey<S: UnkeyApi>(
                     >(rqctx, "POST")
                 },
                 dropshot::Method::DELETE,
+                "application/json",
+                "/v1/keys.createKey",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_create_key_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/keys.createKey",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_create_key_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::TRACE,
                 "application/json",
                 "/v1/keys.createKey",
                 dropshot::ApiEndpointVersions::All,
@@ -4146,6 +4274,38 @@ pub fn register_unkey<S: UnkeyApi>(
     )?;
     api.register(
         dropshot::ApiEndpoint::new(
+                "v1_keys_verify_key_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/keys.verifyKey",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_verify_key_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::TRACE,
+                "application/json",
+                "/v1/keys.verifyKey",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
                 "v1_keys_update_key_get_not_allowed".to_string(),
                 |rqctx: dropshot::RequestContext<S::Context>| {
                     crate::api::method_not_allowed::<
@@ -4202,6 +4362,38 @@ pub fn register_unkey<S: UnkeyApi>(
                     >(rqctx, "POST")
                 },
                 dropshot::Method::DELETE,
+                "application/json",
+                "/v1/keys.updateKey",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_update_key_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/keys.updateKey",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_update_key_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::TRACE,
                 "application/json",
                 "/v1/keys.updateKey",
                 dropshot::ApiEndpointVersions::All,
@@ -4274,6 +4466,38 @@ pub fn register_unkey<S: UnkeyApi>(
     )?;
     api.register(
         dropshot::ApiEndpoint::new(
+                "v1_keys_update_remaining_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/keys.updateRemaining",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_update_remaining_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::TRACE,
+                "application/json",
+                "/v1/keys.updateRemaining",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
                 "v1_keys_get_verifications_post_not_allowed".to_string(),
                 |rqctx: dropshot::RequestContext<S::Context>| {
                     crate::api::method_not_allowed::<
@@ -4330,6 +4554,38 @@ pub fn register_unkey<S: UnkeyApi>(
                     >(rqctx, "GET")
                 },
                 dropshot::Method::DELETE,
+                "application/json",
+                "/v1/keys.getVerifications",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_get_verifications_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/keys.getVerifications",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_get_verifications_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
+                dropshot::Method::TRACE,
                 "application/json",
                 "/v1/keys.getVerifications",
                 dropshot::ApiEndpointVersions::All,
@@ -4402,6 +4658,38 @@ pub fn register_unkey<S: UnkeyApi>(
     )?;
     api.register(
         dropshot::ApiEndpoint::new(
+                "v1_apis_get_api_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/apis.getApi",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_apis_get_api_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
+                dropshot::Method::TRACE,
+                "application/json",
+                "/v1/apis.getApi",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
                 "v1_apis_create_api_get_not_allowed".to_string(),
                 |rqctx: dropshot::RequestContext<S::Context>| {
                     crate::api::method_not_allowed::<
@@ -4458,6 +4746,38 @@ pub fn register_unkey<S: UnkeyApi>(
                     >(rqctx, "POST")
                 },
                 dropshot::Method::DELETE,
+                "application/json",
+                "/v1/apis.createApi",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_apis_create_api_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/apis.createApi",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_apis_create_api_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::TRACE,
                 "application/json",
                 "/v1/apis.createApi",
                 dropshot::ApiEndpointVersions::All,
@@ -4530,6 +4850,38 @@ pub fn register_unkey<S: UnkeyApi>(
     )?;
     api.register(
         dropshot::ApiEndpoint::new(
+                "v1_apis_list_keys_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/apis.listKeys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_apis_list_keys_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "GET")
+                },
+                dropshot::Method::TRACE,
+                "application/json",
+                "/v1/apis.listKeys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
                 "v1_apis_delete_api_get_not_allowed".to_string(),
                 |rqctx: dropshot::RequestContext<S::Context>| {
                     crate::api::method_not_allowed::<
@@ -4586,6 +4938,38 @@ pub fn register_unkey<S: UnkeyApi>(
                     >(rqctx, "POST")
                 },
                 dropshot::Method::DELETE,
+                "application/json",
+                "/v1/apis.deleteApi",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_apis_delete_api_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/apis.deleteApi",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_apis_delete_api_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::TRACE,
                 "application/json",
                 "/v1/apis.deleteApi",
                 dropshot::ApiEndpointVersions::All,
@@ -4658,6 +5042,38 @@ pub fn register_unkey<S: UnkeyApi>(
     )?;
     api.register(
         dropshot::ApiEndpoint::new(
+                "v1_ratelimits_limit_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/ratelimits.limit",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_ratelimits_limit_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::TRACE,
+                "application/json",
+                "/v1/ratelimits.limit",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
                 "v1_keys_get_not_allowed".to_string(),
                 |rqctx: dropshot::RequestContext<S::Context>| {
                     crate::api::method_not_allowed::<
@@ -4722,6 +5138,38 @@ pub fn register_unkey<S: UnkeyApi>(
     )?;
     api.register(
         dropshot::ApiEndpoint::new(
+                "v1_keys_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/keys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::TRACE,
+                "application/json",
+                "/v1/keys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
                 "v1_keys_verify_get_not_allowed".to_string(),
                 |rqctx: dropshot::RequestContext<S::Context>| {
                     crate::api::method_not_allowed::<
@@ -4778,6 +5226,38 @@ pub fn register_unkey<S: UnkeyApi>(
                     >(rqctx, "POST")
                 },
                 dropshot::Method::DELETE,
+                "application/json",
+                "/v1/keys/verify",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_verify_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/keys/verify",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_keys_verify_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::TRACE,
                 "application/json",
                 "/v1/keys/verify",
                 dropshot::ApiEndpointVersions::All,
@@ -4858,6 +5338,46 @@ pub fn register_unkey<S: UnkeyApi>(
                     >(rqctx, path, "GET")
                 },
                 dropshot::Method::DELETE,
+                "application/json",
+                "/v1/apis/{apiId}/keys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_apis_api_id_keys_options_not_allowed".to_string(),
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<types::GetApisApiIdKeysPath>|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::GetApisApiIdKeysPath,
+                        crate::api::unkey::Error,
+                    >(rqctx, path, "GET")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/apis/{apiId}/keys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_apis_api_id_keys_trace_not_allowed".to_string(),
+                |
+                    rqctx: dropshot::RequestContext<S::Context>,
+                    path: crate::api::PathParams<types::GetApisApiIdKeysPath>|
+                {
+                    crate::api::method_not_allowed_at::<
+                        S::Context,
+                        types::GetApisApiIdKeysPath,
+                        crate::api::unkey::Error,
+                    >(rqctx, path, "GET")
+                },
+                dropshot::Method::TRACE,
                 "application/json",
                 "/v1/apis/{apiId}/keys",
                 dropshot::ApiEndpointVersions::All,

@@ -217,6 +217,8 @@ pub fn register(api: &mut ApiDescription<ServerState>) -> Result<(), ApiDescript
         http::Method::PUT,
         http::Method::PATCH,
         http::Method::DELETE,
+        http::Method::OPTIONS,
+        http::Method::TRACE,
     ] {
         api.register(
             ApiEndpoint::new(
