@@ -8,6 +8,40 @@
 //! dropshot's extractors but hand a parse failure to the handler instead of
 //! answering it in dropshot's own shape.
 
+/// What dropshot needs of an API error type: a JSON body and schema, and a
+/// status. Dropshot renders an endpoint's `Err` itself only when a [`Reply`]
+/// could not be built; the body still has the API's shape.
+macro_rules! error_plumbing {
+    ($error:ty, $schema_name:literal, $body:ty, |$this:ident| $render:expr) => {
+        impl serde::Serialize for $error {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let $this = self;
+                serde::Serialize::serialize(&$render, serializer)
+            }
+        }
+
+        impl schemars::JsonSchema for $error {
+            fn schema_name() -> String {
+                $schema_name.to_string()
+            }
+
+            fn json_schema(
+                generator: &mut schemars::r#gen::SchemaGenerator,
+            ) -> schemars::schema::Schema {
+                <$body as schemars::JsonSchema>::json_schema(generator)
+            }
+        }
+
+        impl dropshot::HttpResponseError for $error {
+            fn status_code(&self) -> dropshot::ErrorStatusCode {
+                dropshot::ErrorStatusCode::from_status(self.status)
+                    .unwrap_or(dropshot::ErrorStatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    };
+}
+pub(crate) use error_plumbing;
+
 pub mod oauth;
 pub mod sinch_access_keys;
 pub mod unkey;

@@ -9,8 +9,8 @@ use crate::domain::sinch::auth::basic_credentials;
 use crate::domain::sinch::tokens::{TokenError, TokenRequest};
 use crate::server::ServerState;
 use dropshot::{
-    ApiDescription, ApiDescriptionRegisterError, ApiEndpoint, ApiEndpointVersions, ErrorStatusCode,
-    HttpError, RequestContext, UntypedBody,
+    ApiDescription, ApiDescriptionRegisterError, ApiEndpoint, ApiEndpointVersions, HttpError,
+    RequestContext, UntypedBody,
 };
 use http::{HeaderMap, HeaderValue, StatusCode};
 use schemars::JsonSchema;
@@ -111,28 +111,6 @@ impl std::fmt::Display for OAuthError {
             Some(internal) => write!(f, " ({internal})"),
             None => Ok(()),
         }
-    }
-}
-
-impl Serialize for OAuthError {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.body().serialize(serializer)
-    }
-}
-
-impl JsonSchema for OAuthError {
-    fn schema_name() -> String {
-        "OAuthError".to_string()
-    }
-
-    fn json_schema(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-        ErrorBody::json_schema(generator)
-    }
-}
-
-impl dropshot::HttpResponseError for OAuthError {
-    fn status_code(&self) -> ErrorStatusCode {
-        ErrorStatusCode::from_status(self.status).unwrap_or(ErrorStatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
@@ -237,3 +215,6 @@ pub fn register(api: &mut ApiDescription<ServerState>) -> Result<(), ApiDescript
     }
     Ok(())
 }
+
+crate::api::error_plumbing!(OAuthError, "OAuthError", ErrorBody<'static>, |error| error
+    .body());

@@ -2,7 +2,7 @@
 //! `{"error":{"code":<http status>,"message","status":"<CANONICAL>","details":[]}}`.
 
 use crate::api::{ApiError, Reply, RequestId, client_visible_status};
-use dropshot::{ErrorStatusCode, HttpError};
+use dropshot::HttpError;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -168,24 +168,4 @@ impl std::fmt::Display for Error {
     }
 }
 
-impl Serialize for Error {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.body().serialize(serializer)
-    }
-}
-
-impl JsonSchema for Error {
-    fn schema_name() -> String {
-        "SinchError".to_string()
-    }
-
-    fn json_schema(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-        ErrorBody::json_schema(generator)
-    }
-}
-
-impl dropshot::HttpResponseError for Error {
-    fn status_code(&self) -> ErrorStatusCode {
-        ErrorStatusCode::from_status(self.status).unwrap_or(ErrorStatusCode::INTERNAL_SERVER_ERROR)
-    }
-}
+crate::api::error_plumbing!(Error, "SinchError", ErrorBody, |error| error.body());

@@ -2,7 +2,7 @@
 //! with the request id also in the `Unkey-Request-Id` header.
 
 use crate::api::{ApiError, Reply, RequestId, client_visible_status};
-use dropshot::{ErrorStatusCode, HttpError};
+use dropshot::HttpError;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -146,24 +146,6 @@ impl std::fmt::Display for Error {
 
 // Dropshot renders an endpoint's `Err` itself, which happens only when a
 // `Reply` could not be built; that body still has Unkey's shape.
-impl Serialize for Error {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.body(&RequestId::generate()).serialize(serializer)
-    }
-}
 
-impl JsonSchema for Error {
-    fn schema_name() -> String {
-        "UnkeyError".to_string()
-    }
-
-    fn json_schema(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
-        ErrorBody::json_schema(generator)
-    }
-}
-
-impl dropshot::HttpResponseError for Error {
-    fn status_code(&self) -> ErrorStatusCode {
-        ErrorStatusCode::from_status(self.status).unwrap_or(ErrorStatusCode::INTERNAL_SERVER_ERROR)
-    }
-}
+crate::api::error_plumbing!(Error, "UnkeyError", ErrorBody, |error| error
+    .body(&RequestId::generate()));

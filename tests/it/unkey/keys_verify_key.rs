@@ -283,24 +283,7 @@ async fn the_token_bucket_limits_and_refills_without_spending_remaining() {
 async fn a_disabled_workspace_is_403() {
     let fx = Fixture::new().await;
     let (_, key) = fx.create_key(json!({})).await;
-    let workspace_id = fx.server.bootstrap().unkey.workspace_id.clone();
-    keyward::domain::admin::disable_workspace(&fx.server.storage(), &workspace_id)
-        .await
-        .unwrap();
-    // The CLI disables workspaces from another process; the server reads
-    // them again every second.
-    let mut response = None;
-    for _ in 0..30 {
-        let attempt = fx
-            .call("/v1/keys.verifyKey", Some(json!({"key": key})), None)
-            .await;
-        if attempt.status == 403 {
-            response = Some(attempt);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let response = response.expect("verification is refused within 3 s");
+    let response = fx.disable_workspace("/v1/keys.verifyKey", &key).await;
     assert_eq!(
         response.body["error"]["message"],
         json!("workspace is disabled")

@@ -124,6 +124,24 @@ impl Fixture {
         .expect("role");
     }
 
+    /// Disables the fixture's workspace, as the CLI would, and waits until
+    /// verifying `key` at `path` is refused: the server reads disabled
+    /// workspaces again every second. Returns that refusal.
+    pub async fn disable_workspace(&self, path: &str, key: &str) -> TestResponse {
+        let workspace_id = self.server.bootstrap().unkey.workspace_id.clone();
+        keyward::domain::admin::disable_workspace(&self.server.storage(), &workspace_id)
+            .await
+            .expect("disable");
+        for _ in 0..30 {
+            let attempt = self.call(path, Some(json!({"key": key})), None).await;
+            if attempt.status == 403 {
+                return attempt;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("verification at {path} was not refused within 3 s");
+    }
+
     pub async fn shutdown(self) {
         self.server.shutdown().await;
     }
