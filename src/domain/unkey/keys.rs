@@ -107,6 +107,16 @@ pub enum RemainingOp {
     Set,
 }
 
+impl RemainingOp {
+    fn verb(self) -> &'static str {
+        match self {
+            RemainingOp::Increment => "increment",
+            RemainingOp::Decrement => "decrement",
+            RemainingOp::Set => "set",
+        }
+    }
+}
+
 /// A page of keys.
 pub struct KeyList {
     pub keys: Vec<KeyRow>,
@@ -213,8 +223,9 @@ impl Unkey {
         let key = self.find_key(root, key_id).await?;
         root.require(&api_permission("read_key", &key.api_id))?;
         if key.refill_interval.is_some() {
+            let now = self.now();
             self.storage
-                .refill_if_due(key_id, self.now(), self.refill_boundaries())
+                .refill_if_due(key_id, now, super::refill_boundaries(now))
                 .await?;
             return self.find_key(root, key_id).await;
         }
@@ -283,23 +294,15 @@ impl Unkey {
         let change = match (op, value) {
             (RemainingOp::Set, value) => RemainingChange::Set(value),
             (op, None) => {
-                let verb = if op == RemainingOp::Increment {
-                    "increment"
-                } else {
-                    "decrement"
-                };
                 return Err(Error::BadRequest(format!(
-                    "value: cannot {verb} a key by null"
+                    "value: cannot {} a key by null",
+                    op.verb()
                 )));
             }
             (op, Some(_)) if key.remaining.is_none() => {
-                let verb = if op == RemainingOp::Increment {
-                    "increment"
-                } else {
-                    "decrement"
-                };
                 return Err(Error::BadRequest(format!(
-                    "op: cannot {verb} a key with unlimited remaining uses; use set instead"
+                    "op: cannot {} a key with unlimited remaining uses; use set instead",
+                    op.verb()
                 )));
             }
             (RemainingOp::Increment, Some(value)) => RemainingChange::Add(value),

@@ -22,13 +22,14 @@ use crate::domain::cache::Cache;
 use crate::domain::clock::Clock;
 use crate::storage::{RefillBoundaries, Storage};
 use chrono::{Datelike, TimeZone, Utc};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// How many keys the verify cache holds at most.
 const KEY_CACHE_CAPACITY: usize = 200_000;
 const ROOT_KEY_CACHE_CAPACITY: usize = 10_000;
+const NAMESPACE_CACHE_CAPACITY: usize = 10_000;
 const DAY_MS: i64 = 86_400_000;
 
 pub struct Unkey {
@@ -42,7 +43,7 @@ pub struct Unkey {
     /// refreshed every second rather than invalidated.
     disabled_workspaces: RwLock<HashSet<String>>,
     /// Namespace ids by (workspace, name); namespaces are never deleted.
-    namespaces: RwLock<HashMap<(String, String), String>>,
+    namespaces: Cache<(String, String), String>,
     /// Root keys by hash. They never change once made (only their
     /// workspace's state, which `disabled_workspaces` tracks).
     root_keys: Cache<[u8; 32], RootKey>,
@@ -66,7 +67,7 @@ impl Unkey {
             windows: ratelimit::FixedWindows::default(),
             counts: analytics::VerificationCounts::default(),
             disabled_workspaces: RwLock::new(HashSet::new()),
-            namespaces: RwLock::new(HashMap::new()),
+            namespaces: Cache::new(NAMESPACE_CACHE_CAPACITY),
             root_keys: Cache::new(ROOT_KEY_CACHE_CAPACITY),
         };
         unkey.refresh_disabled_workspaces().await?;
@@ -122,10 +123,6 @@ impl Unkey {
 
     fn now(&self) -> i64 {
         self.clock.now_ms()
-    }
-
-    fn refill_boundaries(&self) -> RefillBoundaries {
-        refill_boundaries(self.now())
     }
 }
 

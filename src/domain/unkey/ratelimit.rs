@@ -7,7 +7,7 @@ use super::{Error, Result, RootKey, Unkey};
 use crate::domain::ids::new_id;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Shards keep unrelated keys from contending on one lock.
 const SHARDS: usize = 64;
@@ -27,14 +27,26 @@ impl<K: Hash + Eq, V> Default for Sharded<K, V> {
 }
 
 impl<K: Hash + Eq, V> Sharded<K, V> {
-    fn with<R>(&self, key: &K, f: impl FnOnce(&mut HashMap<K, V>) -> R) -> R {
-        let shard = (self.hasher.hash_one(key) as usize) % SHARDS;
+    /// Runs `f` on the state at `key`, which `fresh` makes when there is
+    /// none or when `stale` says the one there no longer applies.
+    fn update<R>(
+        &self,
+        key: K,
+        fresh: impl Fn() -> V,
+        stale: impl FnOnce(&V) -> bool,
+        f: impl FnOnce(&mut V) -> R,
+    ) -> R {
+        let shard = (self.hasher.hash_one(&key) as usize) % SHARDS;
         let mut map = match self.shards[shard].lock() {
             Ok(map) => map,
             // A panic while holding the lock cannot leave a counter half-written.
             Err(poisoned) => poisoned.into_inner(),
         };
-        f(&mut map)
+        let state = map.entry(key).or_insert_with(&fresh);
+        if stale(state) {
+            *state = fresh();
+        }
+        f(state)
     }
 
     fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
@@ -69,40 +81,35 @@ pub struct TokenBuckets {
 }
 
 impl TokenBuckets {
-    /// Takes one token from the key's bucket. A new bucket, or one whose
-    /// configuration changed, starts full.
+    /// Takes one token from the key's bucket.
     pub fn take(&self, key_id: &str, config: BucketConfig, now: i64) -> Decision {
         let interval = config.refill_interval_ms.max(1);
-        self.buckets.with(&key_id.to_string(), |buckets| {
-            let bucket = buckets.entry(key_id.to_string()).or_insert(Bucket {
-                config,
-                tokens: config.limit,
-                last_refill: now,
-            });
-            if bucket.config != config {
-                *bucket = Bucket {
-                    config,
-                    tokens: config.limit,
-                    last_refill: now,
-                };
-            }
-            let refills = (now - bucket.last_refill).max(0) / interval;
-            if refills > 0 {
-                bucket.tokens =
-                    (bucket.tokens + refills.saturating_mul(config.refill_rate)).min(config.limit);
-                bucket.last_refill += refills * interval;
-            }
-            let allowed = bucket.tokens >= 1;
-            if allowed {
-                bucket.tokens -= 1;
-            }
-            Decision {
-                allowed,
-                limit: config.limit,
-                remaining: bucket.tokens,
-                reset: bucket.last_refill + interval,
-            }
-        })
+        let fresh = || Bucket {
+            config,
+            tokens: config.limit,
+            last_refill: now,
+        };
+        // A new bucket, or one whose configuration changed, starts full.
+        let changed = |bucket: &Bucket| bucket.config != config;
+        self.buckets
+            .update(key_id.to_string(), fresh, changed, |bucket| {
+                let refills = (now - bucket.last_refill).max(0) / interval;
+                if refills > 0 {
+                    bucket.tokens = (bucket.tokens + refills.saturating_mul(config.refill_rate))
+                        .min(config.limit);
+                    bucket.last_refill += refills * interval;
+                }
+                let allowed = bucket.tokens >= 1;
+                if allowed {
+                    bucket.tokens -= 1;
+                }
+                Decision {
+                    allowed,
+                    limit: config.limit,
+                    remaining: bucket.tokens,
+                    reset: bucket.last_refill + interval,
+                }
+            })
     }
 
     /// Drops full buckets, which are the same as no bucket.
@@ -142,21 +149,17 @@ impl FixedWindows {
         let duration = duration.max(1);
         let window = now.div_euclid(duration);
         let key = (namespace_id.to_string(), identifier.to_string());
-        self.windows.with(&key, |windows| {
-            let state = windows.entry(key.clone()).or_insert(Window {
-                limit,
-                duration,
-                window,
-                used: 0,
-            });
-            if state.window != window || state.limit != limit || state.duration != duration {
-                *state = Window {
-                    limit,
-                    duration,
-                    window,
-                    used: 0,
-                };
-            }
+        let fresh = || Window {
+            limit,
+            duration,
+            window,
+            used: 0,
+        };
+        // Another window, or another limit or duration, is a fresh counter.
+        let stale = |state: &Window| {
+            state.window != window || state.limit != limit || state.duration != duration
+        };
+        self.windows.update(key, fresh, stale, |state| {
             let allowed = state.used + cost <= limit;
             if allowed {
                 state.used += cost;
@@ -217,14 +220,10 @@ impl Unkey {
     /// Resolves a namespace by name, creating it when the root key may.
     pub(super) async fn namespace_id(&self, root: &RootKey, name: &str) -> Result<String> {
         let cache_key = (root.workspace_id.clone(), name.to_string());
-        if let Some(id) = self
-            .namespaces
-            .read()
-            .ok()
-            .and_then(|n| n.get(&cache_key).cloned())
-        {
-            return Ok(id);
+        if let Some(id) = self.namespaces.get(&cache_key) {
+            return Ok(String::clone(&id));
         }
+        let generation = self.namespaces.generation();
         let id = match self
             .storage
             .find_ratelimit_namespace(&root.workspace_id, name)
@@ -239,9 +238,8 @@ impl Unkey {
             }
             None => return Err(Error::NotFound(format!("namespace {name} not found"))),
         };
-        if let Ok(mut namespaces) = self.namespaces.write() {
-            namespaces.insert(cache_key, id.clone());
-        }
+        self.namespaces
+            .insert(cache_key, Arc::new(id.clone()), generation);
         Ok(id)
     }
 }

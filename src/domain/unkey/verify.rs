@@ -106,7 +106,7 @@ impl Unkey {
         let remaining = if cached.limited {
             match self
                 .storage
-                .spend_key(&cached.id, now, self.refill_boundaries())
+                .spend_key(&cached.id, now, super::refill_boundaries(now))
                 .await?
             {
                 Spend::Spent(left) => Some(left),
