@@ -182,6 +182,15 @@ impl std::fmt::Display for RequestId {
     }
 }
 
+/// The request's `Authorization` header, if it is text.
+pub fn authorization<C: ServerContext>(rqctx: &RequestContext<C>) -> Option<&str> {
+    rqctx
+        .request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
 /// The status a request that dropshot rejected is answered with. Everything
 /// it rejects while parsing (malformed JSON, a wrong content type, a missing
 /// parameter, an oversized body) is the client's fault, which both specs

@@ -5,7 +5,7 @@
 //! authenticated by HTTP Basic or by `client_id`/`client_secret`.
 
 use crate::api::{ApiError, Reply, RequestId, answer};
-use crate::domain::sinch::auth::basic_credentials;
+use crate::domain::credentials::basic_credentials;
 use crate::domain::sinch::tokens::{TokenError, TokenRequest};
 use crate::server::ServerState;
 use dropshot::{
@@ -159,10 +159,7 @@ async fn token(
         }
         let form: TokenForm = serde_urlencoded::from_bytes(body.as_bytes())
             .map_err(|e| OAuthError::invalid_request(format!("the form does not parse: {e}")))?;
-        let basic = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(basic_credentials);
+        let basic = crate::api::authorization(&rqctx).and_then(basic_credentials);
         let request = TokenRequest {
             grant_type: form.grant_type,
             basic,

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod cache;
 pub mod clock;
+pub mod credentials;
 pub mod health;
 pub mod ids;
 pub mod secrets;

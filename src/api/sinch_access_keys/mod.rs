@@ -18,12 +18,11 @@ use dropshot::RequestContext;
 pub enum SinchAccessKeysService {}
 
 async fn caller(rqctx: &RequestContext<ServerState>) -> Result<Caller, domain::Error> {
-    let header = rqctx
-        .request
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    rqctx.context().sinch.authenticate(header).await
+    rqctx
+        .context()
+        .sinch
+        .authenticate(crate::api::authorization(rqctx))
+        .await
 }
 
 fn time(ms: i64) -> Option<DateTime<Utc>> {

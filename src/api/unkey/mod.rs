@@ -22,12 +22,11 @@ pub enum UnkeyService {}
 
 /// The root key of a request, from `Authorization: Bearer …`.
 async fn root_key(rqctx: &RequestContext<ServerState>) -> Result<Arc<RootKey>, domain::Error> {
-    let header = rqctx
-        .request
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    rqctx.context().unkey.authenticate(header).await
+    rqctx
+        .context()
+        .unkey
+        .authenticate(crate::api::authorization(rqctx))
+        .await
 }
 
 fn int(n: NonZeroU64) -> i64 {

@@ -104,18 +104,27 @@ impl Sinch {
     ) -> Result<(AccessKeyRow, String)> {
         caller.require_project(project_id)?;
         let display_name = checked_display_name(display_name)?;
-        let id = uuid::Uuid::new_v4().to_string();
         let secret = secrets::new_access_key_secret();
+        let now = self.now();
+        // Everything about the new key is known here: no need to read it back.
+        let row = AccessKeyRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            project_id: project_id.to_string(),
+            display_name: display_name.to_string(),
+            secret_hash: secrets::hash(&secret).to_vec(),
+            created_at: now,
+            updated_at: now,
+        };
         let key = NewAccessKey {
-            id: &id,
+            id: &row.id,
             project_id,
             display_name,
-            secret_hash: &secrets::hash(&secret),
-            created_at: self.now(),
+            secret_hash: &row.secret_hash,
+            created_at: row.created_at,
         };
         let limit = self.settings.max_access_keys_per_project;
         match self.storage.insert_access_key(&key, limit).await? {
-            AccessKeyWrite::Done => Ok((self.find(project_id, &id).await?, secret)),
+            AccessKeyWrite::Done => Ok((row, secret)),
             AccessKeyWrite::NameTaken => Err(name_taken(display_name)),
             AccessKeyWrite::LimitReached | AccessKeyWrite::NotFound => Err(
                 Error::FailedPrecondition(format!("Limit of {limit} Access Keys reached")),

@@ -2,8 +2,8 @@
 //! or a bearer token that keyward issued for one.
 
 use super::{Error, Result, Sinch};
+use crate::domain::credentials::{basic_credentials, bearer_token};
 use crate::domain::secrets;
-use base64::Engine;
 
 /// An authenticated caller: an access key of a project.
 #[derive(Debug, Clone)]
@@ -24,29 +24,6 @@ impl Caller {
             )))
         }
     }
-}
-
-/// `Basic base64(id:secret)`, split at the first colon: a secret may hold colons.
-pub fn basic_credentials(header: &str) -> Option<(String, String)> {
-    let (scheme, encoded) = header.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let (id, secret) = String::from_utf8(decoded)
-        .ok()?
-        .split_once(':')
-        .map(|(i, s)| (i.to_string(), s.to_string()))?;
-    (!id.is_empty()).then_some((id, secret))
-}
-
-fn bearer_token(header: &str) -> Option<&str> {
-    let (scheme, token) = header.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
 }
 
 impl Sinch {
@@ -85,25 +62,5 @@ impl Sinch {
             }),
             _ => Err(Error::unauthenticated("invalid access key id or secret")),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_credentials_split_at_the_first_colon() {
-        let header = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode("id-1:se:cret")
-        );
-        assert_eq!(
-            basic_credentials(&header),
-            Some(("id-1".into(), "se:cret".into()))
-        );
-        assert_eq!(basic_credentials("Basic !!!"), None);
-        assert_eq!(basic_credentials("Bearer abc"), None);
-        assert_eq!(bearer_token("bearer abc"), Some("abc"));
     }
 }

@@ -2,6 +2,7 @@
 
 use super::permissions::Query;
 use super::{Error, Result, Unkey};
+use crate::domain::credentials::bearer_token;
 use crate::domain::secrets;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -34,16 +35,9 @@ impl RootKey {
 impl Unkey {
     /// Authenticates the `Authorization` header of a request: `Bearer <root key>`.
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Arc<RootKey>> {
-        let token = authorization
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                Error::Unauthorized(
-                    "a root key is required: Authorization: Bearer <root key>".into(),
-                )
-            })?;
+        let token = authorization.and_then(bearer_token).ok_or_else(|| {
+            Error::Unauthorized("a root key is required: Authorization: Bearer <root key>".into())
+        })?;
         let hash = secrets::hash(token);
         let root = match self.root_keys.get(&hash) {
             // Root keys never change once made; only their workspace's state
