@@ -40,6 +40,25 @@ impl Cli {
     }
 }
 
+/// A blocking GET, for a test that runs the binary outside any runtime.
+fn get(host: &str, path: &str, authorization: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(host).expect("connects");
+    let auth = if authorization.is_empty() {
+        String::new()
+    } else {
+        format!("Authorization: {authorization}\r\n")
+    };
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .expect("sends");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("reads");
+    response
+}
+
 #[test]
 fn workspaces_root_keys_and_roles() {
     let cli = Cli::new();
@@ -164,15 +183,33 @@ fn serve_bootstraps_an_empty_database_and_stops_on_sigterm() {
             break url.to_string();
         }
     };
-    let liveness = std::process::Command::new("curl")
-        .args(["-sf", &format!("{address}/v1/liveness")])
-        .output();
-    if let Ok(output) = liveness {
-        assert!(
-            output.status.success() || output.stdout.is_empty(),
-            "liveness answers"
+    // The printed credentials work: the root key is authenticated (a missing
+    // api is a 404, not a 401) and the access key lists its project's keys.
+    let host = address.trim_start_matches("http://");
+    let root_key = bootstrap["unkey"]["rootKey"].as_str().expect("root key");
+    assert!(get(host, "/v1/liveness", "").starts_with("HTTP/1.1 200"));
+    let api = get(
+        host,
+        "/v1/apis.getApi?apiId=api_missing",
+        &format!("Bearer {root_key}"),
+    );
+    assert!(api.starts_with("HTTP/1.1 404"), "{api}");
+    let basic = {
+        use base64::Engine;
+        let sinch = &bootstrap["sinch"];
+        let credentials = format!(
+            "{}:{}",
+            sinch["accessKeyId"].as_str().unwrap(),
+            sinch["secret"].as_str().unwrap()
         );
-    }
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        )
+    };
+    let project = bootstrap["sinch"]["projectId"].as_str().expect("project");
+    let keys = get(host, &format!("/v1/projects/{project}/accessKeys"), &basic);
+    assert!(keys.starts_with("HTTP/1.1 200"), "{keys}");
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
