@@ -23,8 +23,9 @@ pub const REQUEST_BODY_MAX_BYTES: usize = 64 * 1024;
 /// What every handler can reach through `rqctx.context()`.
 #[derive(Debug)]
 pub struct ServerState {
+    /// For shutdown and the tests' set-ups; handlers go through `unkey` and
+    /// `sinch`, never to storage directly.
     pub storage: Storage,
-    pub clock: Arc<dyn Clock>,
     pub unkey: Arc<Unkey>,
     pub sinch: Sinch,
     specs: ServedSpecs,
@@ -104,10 +105,9 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
 
     let unkey = Arc::new(Unkey::new(storage.clone(), Arc::clone(&clock)).await?);
     let background = unkey.spawn_background(log.new(slog::o!("component" => "background")));
-    let sinch = Sinch::new(storage.clone(), Arc::clone(&clock), config.sinch).await?;
+    let sinch = Sinch::new(storage.clone(), clock, config.sinch).await?;
     let state = ServerState {
         storage,
-        clock,
         unkey,
         sinch,
         specs: served_specs()?,
