@@ -54,7 +54,9 @@ fn types(normalized: &Normalized) -> Result<TokenStream, String> {
         .with_struct_builder(false)
         .with_map_type("::std::collections::BTreeMap");
     let mut space = typify::TypeSpace::new(&settings);
-    let definitions = openapi::component_json_schemas(&normalized.spec)
+    let json_schemas = openapi::component_json_schemas(&normalized.spec);
+    let definitions = json_schemas
+        .clone()
         .into_iter()
         .map(|(name, mut schema)| {
             numbers_as_integers(&mut schema);
@@ -72,7 +74,10 @@ fn types(normalized: &Normalized) -> Result<TokenStream, String> {
     for (schema, property) in &normalized.absent_or_null {
         keep_null_apart_from_absent(&mut file, schema, property)?;
     }
-    let helper = if normalized.absent_or_null.is_empty() {
+    for (name, schema) in &json_schemas {
+        reject_null_where_not_nullable(&mut file, &typify_name(name), schema);
+    }
+    let absent_or_null_helper = if normalized.absent_or_null.is_empty() {
         quote! {}
     } else {
         quote! {
@@ -89,7 +94,135 @@ fn types(normalized: &Normalized) -> Result<TokenStream, String> {
             }
         }
     };
-    Ok(quote! { #file #helper })
+    Ok(quote! {
+        #file
+        #absent_or_null_helper
+        /// Deserializes an optional field whose schema does not admit `null`:
+        /// absent (with `#[serde(default)]`) is `None`, and `null` is an error
+        /// rather than a second spelling of absent.
+        pub mod present_not_null {
+            pub fn deserialize<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+            where
+                T: ::serde::Deserialize<'de>,
+                D: ::serde::Deserializer<'de>,
+            {
+                T::deserialize(deserializer).map(Some)
+            }
+        }
+    })
+}
+
+/// typify reads `null` into an optional field as if it were absent. Where the
+/// schema does not admit `null`, that accepts a request the spec rejects, so
+/// such fields get [`present_not_null`] instead. Walks the struct generated
+/// for `schema` and, by property name, the structs nested in it.
+fn reject_null_where_not_nullable(
+    file: &mut syn::File,
+    struct_name: &str,
+    schema: &serde_json::Value,
+) {
+    let Some(properties) = schema
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+    else {
+        return;
+    };
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(serde_json::Value::as_array)
+        .map(|r| r.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    let mut nested = Vec::new();
+    for item in &mut file.items {
+        let syn::Item::Struct(s) = item else { continue };
+        if s.ident != struct_name {
+            continue;
+        }
+        for (property, property_schema) in properties {
+            let Some(field) = s.fields.iter_mut().find(|f| is_field_for(f, property)) else {
+                continue;
+            };
+            let element_schema = property_schema.get("items").unwrap_or(property_schema);
+            if let Some(inner) = innermost_type_name(&field.ty) {
+                nested.push((inner, element_schema.clone()));
+            }
+            let has_custom_deserializer = field
+                .attrs
+                .iter()
+                .any(|a| quote!(#a).to_string().contains("deserialize_with"));
+            if required.contains(&property.as_str())
+                || admits_null(property_schema)
+                || !is_option(&field.ty)
+                || has_custom_deserializer
+            {
+                continue;
+            }
+            field.attrs.retain(|a| !a.path().is_ident("serde"));
+            field.attrs.push(syn::parse_quote!(
+                #[serde(
+                    rename = #property,
+                    default,
+                    skip_serializing_if = "Option::is_none",
+                    deserialize_with = "present_not_null::deserialize"
+                )]
+            ));
+        }
+    }
+    for (inner, inner_schema) in nested {
+        reject_null_where_not_nullable(file, &inner, &inner_schema);
+    }
+}
+
+fn is_field_for(field: &syn::Field, property: &str) -> bool {
+    field
+        .ident
+        .as_ref()
+        .is_some_and(|i| i.to_string().trim_start_matches("r#") == openapi::snake_case(property))
+        || field
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("serde"))
+            .any(|a| quote!(#a).to_string().contains(&format!("\"{property}\"")))
+}
+
+fn is_option(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Option"))
+}
+
+/// The generated type at the bottom of `Option<Vec<Box<T>>>` and the like.
+fn innermost_type_name(ty: &syn::Type) -> Option<String> {
+    let syn::Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => innermost_type_name(t),
+            _ => None,
+        }),
+        _ => Some(last.ident.to_string()),
+    }
+}
+
+/// Whether a JSON Schema accepts `null`: a `"null"` type, any value, or an
+/// `anyOf`/`oneOf` member that does.
+fn admits_null(schema: &serde_json::Value) -> bool {
+    let any_member = |key: &str| {
+        schema
+            .get(key)
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|members| members.iter().any(admits_null))
+    };
+    match schema.get("type") {
+        Some(serde_json::Value::String(t)) => t == "null",
+        Some(serde_json::Value::Array(types)) => types.iter().any(|t| t == "null"),
+        None => {
+            any_member("anyOf")
+                || any_member("oneOf")
+                || !["$ref", "allOf", "anyOf", "oneOf", "enum", "const"]
+                    .iter()
+                    .any(|k| schema.get(*k).is_some())
+        }
+        _ => false,
+    }
 }
 
 /// Both APIs use `number` only for integers (unix ms, counts, limits), so a
@@ -131,19 +264,13 @@ fn keep_null_apart_from_absent(
     schema: &str,
     property: &str,
 ) -> Result<(), String> {
-    let field_ident = openapi::snake_case(property);
     for item in &mut file.items {
         let syn::Item::Struct(s) = item else { continue };
         if s.ident != schema {
             continue;
         }
         for field in s.fields.iter_mut() {
-            let matches_name = field.ident.as_ref().is_some_and(|i| i == &field_ident)
-                || field
-                    .attrs
-                    .iter()
-                    .any(|a| quote!(#a).to_string().contains(&format!("\"{property}\"")));
-            if !matches_name {
+            if !is_field_for(field, property) {
                 continue;
             }
             let ty = &field.ty;

@@ -15,13 +15,17 @@ pub mod types {
         ///Unique ID for this Access Key.
         #[serde(
             rename = "accessKeyId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub access_key_id: ::std::option::Option<::std::string::String>,
         ///Timestamp when the Access Key was created.
         #[serde(
             rename = "createTime",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub create_time: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
@@ -29,19 +33,25 @@ pub mod types {
         ///The display name for this Access Key. It must be unique for the resource tied to the key.
         #[serde(
             rename = "displayName",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub display_name: ::std::option::Option<::std::string::String>,
         ///The project ID this key is tied to.
         #[serde(
             rename = "projectId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub project_id: ::std::option::Option<::std::string::String>,
         ///Timestamp when the Access Key was last modified.
         #[serde(
             rename = "updateTime",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub update_time: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
@@ -152,13 +162,17 @@ pub mod types {
  used.*/
         #[serde(
             rename = "pageSize",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub page_size: ::std::option::Option<i32>,
         ///Optional. The pagination token returned in an earlier response.
         #[serde(
             rename = "pageToken",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub page_token: ::std::option::Option<::std::string::String>,
     }
@@ -189,7 +203,9 @@ pub mod types {
         ///Required. The display name for this Access Key. It must be unique for the resource tied to the key.
         #[serde(
             rename = "displayName",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub display_name: ::std::option::Option<::std::string::String>,
     }
@@ -206,12 +222,19 @@ pub mod types {
         ///The newly created Access Key.
         #[serde(
             rename = "accessKey",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub access_key: ::std::option::Option<AccessKey>,
         /**The Access Key secret. After an Access Key has been created it is impossible to
  retrieve its secret again.*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "secret",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub secret: ::std::option::Option<::std::string::String>,
     }
     ///`Error`
@@ -224,7 +247,12 @@ pub mod types {
         Default
     )]
     pub struct Error {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "error",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub error: ::std::option::Option<ErrorError>,
     }
     ///`ErrorError`
@@ -237,13 +265,28 @@ pub mod types {
         Default
     )]
     pub struct ErrorError {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "code",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub code: ::std::option::Option<i32>,
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub details: ::std::vec::Vec<ProtobufAny>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "message",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub message: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "status",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub status: ::std::option::Option<::std::string::String>,
     }
     ///Response message for the AccessKeyService.ListAccessKeysRequest.
@@ -266,7 +309,9 @@ pub mod types {
         ///The next pagination token, or an empty value if there are no more results.
         #[serde(
             rename = "nextPageToken",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub next_page_token: ::std::option::Option<::std::string::String>,
     }
@@ -280,9 +325,19 @@ pub mod types {
         Default
     )]
     pub struct ProtobufAny {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "type_url",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub type_url: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "value",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub value: ::std::option::Option<::std::string::String>,
     }
     ///Update Access Key request.
@@ -298,7 +353,9 @@ pub mod types {
         ///Required. The display name for this Access Key. It must be unique for the resource tied to the key.
         #[serde(
             rename = "displayName",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub display_name: ::std::option::Option<::std::string::String>,
     }
@@ -332,6 +389,18 @@ pub mod types {
             fn from(value: String) -> Self {
                 Self(value.into())
             }
+        }
+    }
+    /// Deserializes an optional field whose schema does not admit `null`:
+    /// absent (with `#[serde(default)]`) is `None`, and `null` is an error
+    /// rather than a second spelling of absent.
+    pub mod present_not_null {
+        pub fn deserialize<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+        where
+            T: ::serde::Deserialize<'de>,
+            D: ::serde::Deserializer<'de>,
+        {
+            T::deserialize(deserializer).map(Some)
         }
     }
 }

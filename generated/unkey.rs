@@ -292,7 +292,12 @@ pub mod types {
         ///The id of the key
         pub id: ::std::string::String,
         ///The name of the api. This is internal and your users will not see this.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "name",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub name: ::std::option::Option<::std::string::String>,
         ///The id of the workspace that owns the api
         #[serde(rename = "workspaceId")]
@@ -311,7 +316,12 @@ pub mod types {
         #[serde(rename = "apiId")]
         pub api_id: ApisListKeysQueryApiId,
         ///Use this to fetch the next page of results. A new cursor will be returned in the response if there are more results.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "cursor",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub cursor: ::std::option::Option<::std::string::String>,
         ///The maximum number of keys to return
         #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU64, 100>")]
@@ -319,7 +329,9 @@ pub mod types {
         ///If provided, this will only return keys where the `ownerId` matches.
         #[serde(
             rename = "ownerId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub owner_id: ::std::option::Option<ApisListKeysQueryOwnerId>,
     }
@@ -461,7 +473,12 @@ pub mod types {
     )]
     pub struct ApisListKeysResponse {
         ///The cursor to use for the next page of results, if no cursor is returned, there are no more results
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "cursor",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub cursor: ::std::option::Option<::std::string::String>,
         pub keys: ::std::vec::Vec<Key>,
         ///The total number of keys for this api
@@ -1137,7 +1154,9 @@ pub mod types {
         ///If provided, this will only return keys where the `ownerId` matches.
         #[serde(
             rename = "ownerId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub owner_id: ::std::option::Option<GetApisApiIdKeysQueryOwnerId>,
     }
@@ -1273,26 +1292,42 @@ pub mod types {
         ///The id of the api that this key is for
         #[serde(
             rename = "apiId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub api_id: ::std::option::Option<::std::string::String>,
         ///The unix timestamp in milliseconds when the key was created
         #[serde(
             rename = "createdAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub created_at: ::std::option::Option<i64>,
         ///The unix timestamp in milliseconds when the key was deleted. We don't delete the key outright, you can restore it later.
         #[serde(
             rename = "deletedAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub deleted_at: ::std::option::Option<i64>,
         ///Sets if key is enabled or disabled. Disabled keys are not valid.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "enabled",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub enabled: ::std::option::Option<bool>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "expires",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub expires: ::std::option::Option<i64>,
         ///The id of the key
         pub id: ::std::string::String,
@@ -1300,23 +1335,45 @@ pub mod types {
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///The name of the key, give keys a name to easily identify their purpose
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "name",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub name: ::std::option::Option<::std::string::String>,
         ///The id of the tenant associated with this key. Use whatever reference you have in your system to identify the tenant. When verifying the key, we will send this field back to you, so you know who is accessing your API.
         #[serde(
             rename = "ownerId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub owner_id: ::std::option::Option<::std::string::String>,
         ///All permissions this key has
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub permissions: ::std::vec::Vec<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "ratelimit",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub ratelimit: ::std::option::Option<KeyRatelimit>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "refill",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub refill: ::std::option::Option<KeyRefill>,
         ///The number of requests that can be made with this key before it becomes invalid. If this field is null or undefined, the key has no request limit.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "remaining",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub remaining: ::std::option::Option<i64>,
         ///All roles this key belongs to
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -1425,7 +1482,9 @@ pub mod types {
         ///The unix timestamp in miliseconds when the key was last refilled.
         #[serde(
             rename = "lastRefillAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub last_refill_at: ::std::option::Option<i64>,
     }
@@ -1512,22 +1571,39 @@ resources.
 When you set an environment, we will return it back to you when validating the key, so you can
 handle it correctly.
  */
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "environment",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub environment: ::std::option::Option<KeysCreateKeyBodyEnvironment>,
         ///You can auto expire keys by providing a unix timestamp in milliseconds. Once Keys expire they will automatically be disabled and are no longer valid unless you enable them again.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "expires",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub expires: ::std::option::Option<i64>,
         ///This is a place for dynamic meta data, anything that feels useful for you should go here
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///The name for your Key. This is not customer facing.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "name",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub name: ::std::option::Option<::std::string::String>,
         /**Your user’s Id. This will provide a link between Unkey and your customer record.
 When validating a key, we will return this back to you, so you can clearly identify your user from their api key.*/
         #[serde(
             rename = "ownerId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub owner_id: ::std::option::Option<::std::string::String>,
         /**To make it easier for your users to understand which product an api key belongs to, you can add prefix them.
@@ -1536,14 +1612,34 @@ For example Stripe famously prefixes their customer ids with cus_ or their api k
 
 The underscore is automatically added if you are defining a prefix, for example: "prefix": "abc" will result in a key like abc_xxxxxxxxx
 */
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "prefix",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub prefix: ::std::option::Option<KeysCreateKeyBodyPrefix>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "ratelimit",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub ratelimit: ::std::option::Option<KeysCreateKeyBodyRatelimit>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "refill",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub refill: ::std::option::Option<KeysCreateKeyBodyRefill>,
         ///You can limit the number of requests a key can make. Once a key reaches 0 remaining requests, it will automatically be disabled and is no longer valid unless you update it.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "remaining",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub remaining: ::std::option::Option<i64>,
         ///A list of roles that this key should have. If the role does not exist, an error is thrown
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -2137,13 +2233,17 @@ The underscore is automatically added if you are defining a prefix, for example:
         ///The id of the key to fetch, either `keyId` or `ownerId` must be provided
         #[serde(
             rename = "keyId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub key_id: ::std::option::Option<::std::string::String>,
         ///The owner id to fetch keys for, either `keyId` or `ownerId` must be provided
         #[serde(
             rename = "ownerId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub owner_id: ::std::option::Option<::std::string::String>,
         ///The start of the period to fetch usage for as unix milliseconds timestamp
@@ -2262,7 +2362,12 @@ The underscore is automatically added if you are defining a prefix, for example:
     )]
     pub struct KeysUpdateKeyBody {
         ///Set if key is enabled or disabled. If disabled, the key cannot be used to verify.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "enabled",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub enabled: ::std::option::Option<bool>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
         #[serde(
@@ -2625,19 +2730,31 @@ The underscore is automatically added if you are defining a prefix, for example:
         #[serde(rename = "byteLength", default = "defaults::default_u64::<i64, 16>")]
         pub byte_length: i64,
         ///You can auto expire keys by providing a unix timestamp in milliseconds. Once Keys expire they will automatically be disabled and are no longer valid unless you enable them again.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "expires",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub expires: ::std::option::Option<i64>,
         ///This is a place for dynamic meta data, anything that feels useful for you should go here
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///The name for your Key. This is not customer facing.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "name",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub name: ::std::option::Option<::std::string::String>,
         /**Your user’s Id. This will provide a link between Unkey and your customer record.
 When validating a key, we will return this back to you, so you can clearly identify your user from their api key.*/
         #[serde(
             rename = "ownerId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub owner_id: ::std::option::Option<::std::string::String>,
         /**To make it easier for your users to understand which product an api key belongs to, you can add prefix them.
@@ -2646,12 +2763,27 @@ For example Stripe famously prefixes their customer ids with cus_ or their api k
 
 The underscore is automatically added if you are defining a prefix, for example: "prefix": "abc" will result in a key like abc_xxxxxxxxx
 */
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "prefix",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub prefix: ::std::option::Option<PostKeysBodyPrefix>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "ratelimit",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub ratelimit: ::std::option::Option<PostKeysBodyRatelimit>,
         ///You can limit the number of requests a key can make. Once a key reaches 0 remaining requests, it will automatically be disabled and is no longer valid unless you update it.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "remaining",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub remaining: ::std::option::Option<i64>,
     }
     /**To make it easier for your users to understand which product an api key belongs to, you can add prefix them.
@@ -2833,7 +2965,9 @@ The underscore is automatically added if you are defining a prefix, for example:
 The key will be verified against the api's configuration. If the key does not belong to the api, the verification will fail.*/
         #[serde(
             rename = "apiId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub api_id: ::std::option::Option<::std::string::String>,
         ///The key to verify
@@ -2920,45 +3054,78 @@ Possible values are:
 - RATE_LIMITED: the key has been ratelimited,
 - INSUFFICIENT_PERMISSIONS: you do not have the required permissions to perform this action
 */
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "code",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub code: ::std::option::Option<PostKeysVerifyResponseCode>,
         ///The unix timestamp in milliseconds when the key was created
         #[serde(
             rename = "createdAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub created_at: ::std::option::Option<i64>,
         ///The unix timestamp in milliseconds when the key was deleted. We don't delete the key outright, you can restore it later.
         #[serde(
             rename = "deletedAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub deleted_at: ::std::option::Option<i64>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "expires",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub expires: ::std::option::Option<i64>,
         ///The id of the key
         #[serde(
             rename = "keyId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub key_id: ::std::option::Option<::std::string::String>,
         ///Any additional metadata you want to store with the key
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///The name of the key, give keys a name to easily identifiy their purpose
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "name",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub name: ::std::option::Option<::std::string::String>,
         ///The id of the tenant associated with this key. Use whatever reference you have in your system to identify the tenant. When verifying the key, we will send this field back to you, so you know who is accessing your API.
         #[serde(
             rename = "ownerId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub owner_id: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "ratelimit",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub ratelimit: ::std::option::Option<PostKeysVerifyResponseRatelimit>,
         ///The number of requests that can be made with this key before it becomes invalid. If this field is null or undefined, the key has no request limit.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "remaining",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub remaining: ::std::option::Option<i64>,
         /**Whether the key is valid or not.
 A key could be invalid for a number of reasons, for example if it has expired, has no more verifications left or if it has been deleted.*/
@@ -3109,7 +3276,12 @@ Possible values are:
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///A human readable name for this resource
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "name",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub name: ::std::option::Option<::std::string::String>,
         ///The type of resource
         #[serde(rename = "type")]
@@ -3146,10 +3318,17 @@ Possible values are:
 The key will be verified against the api's configuration. If the key does not belong to the api, the verification will fail.*/
         #[serde(
             rename = "apiId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub api_id: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "authorization",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub authorization: ::std::option::Option<V1KeysVerifyKeyRequestAuthorization>,
         ///The key to verify
         pub key: V1KeysVerifyKeyRequestKey,
@@ -3251,42 +3430,81 @@ Possible values are:
 - DISABLED: the key is disabled
 - INSUFFICIENT_PERMISSIONS: you do not have the required permissions to perform this action
 */
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "code",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub code: ::std::option::Option<V1KeysVerifyKeyResponseCode>,
         ///Sets the key to be enabled or disabled. Disabled keys will not verify.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "enabled",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub enabled: ::std::option::Option<bool>,
         ///The environment of the key, this is what what you set when you crated the key
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "environment",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub environment: ::std::option::Option<::std::string::String>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "expires",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub expires: ::std::option::Option<i64>,
         ///The id of the key
         #[serde(
             rename = "keyId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub key_id: ::std::option::Option<::std::string::String>,
         ///Any additional metadata you want to store with the key
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///The name of the key, give keys a name to easily identifiy their purpose
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "name",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub name: ::std::option::Option<::std::string::String>,
         ///The id of the tenant associated with this key. Use whatever reference you have in your system to identify the tenant. When verifying the key, we will send this field back to you, so you know who is accessing your API.
         #[serde(
             rename = "ownerId",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
         )]
         pub owner_id: ::std::option::Option<::std::string::String>,
         ///A list of all the permissions this key is connected to.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub permissions: ::std::vec::Vec<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "ratelimit",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub ratelimit: ::std::option::Option<V1KeysVerifyKeyResponseRatelimit>,
         ///The number of requests that can be made with this key before it becomes invalid. If this field is null or undefined, the key has no request limit.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(
+            rename = "remaining",
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present_not_null::deserialize"
+        )]
         pub remaining: ::std::option::Option<i64>,
         /**Whether the key is valid or not.
 A key could be invalid for a number of reasons, for example if it has expired, has no more verifications left or if it has been deleted.*/
@@ -3473,6 +3691,18 @@ Possible values are:
             D: ::serde::Deserializer<'de>,
         {
             <Option<T> as ::serde::Deserialize>::deserialize(deserializer).map(Some)
+        }
+    }
+    /// Deserializes an optional field whose schema does not admit `null`:
+    /// absent (with `#[serde(default)]`) is `None`, and `null` is an error
+    /// rather than a second spelling of absent.
+    pub mod present_not_null {
+        pub fn deserialize<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+        where
+            T: ::serde::Deserialize<'de>,
+            D: ::serde::Deserializer<'de>,
+        {
+            T::deserialize(deserializer).map(Some)
         }
     }
 }

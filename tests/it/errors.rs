@@ -93,6 +93,14 @@ async fn framework_errors_answer_in_the_unkey_shape() {
             Request::post("/v1/keys.createKey").json(&json!({"apiId": 42})),
         ),
         (
+            // `null` is not a spelling of "absent" where the schema is not nullable.
+            "unkey_400_null_for_optional_field",
+            Request::post("/v1/ratelimits.limit").json(&json!({
+                "identifier": "u", "limit": 1, "duration": 1000,
+                "resources": [{"id": "r", "type": "t", "name": null}]
+            })),
+        ),
+        (
             "unkey_405_wrong_method",
             Request::new("PUT", "/v1/keys.getKey"),
         ),
@@ -124,6 +132,10 @@ async fn framework_errors_answer_in_the_sinch_shape() {
         (
             "sinch_400_mistyped_page_size",
             Request::get("/v1/projects/p1/accessKeys?pageSize=lots"),
+        ),
+        (
+            "sinch_400_null_for_optional_field",
+            Request::post("/v1/projects/p1/accessKeys").json(&json!({"displayName": null})),
         ),
         (
             "sinch_405_wrong_method",
