@@ -30,6 +30,9 @@ pub fn client_code(normalized: &Normalized) -> Result<String, String> {
     settings
         .with_interface(progenitor_impl::InterfaceStyle::Builder)
         .with_tag(progenitor_impl::TagStyle::Merged)
+        // The tests implement ClientHooks to check every response against the
+        // spec; without it the client does not compile.
+        .with_hooks(progenitor_impl::HooksMode::Expected)
         .with_map_type("::std::collections::BTreeMap");
     let mut generator = progenitor_impl::Generator::new(&settings);
     let tokens = generator

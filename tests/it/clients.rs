@@ -1,6 +1,6 @@
 //! The generated progenitor clients, used as real clients against a server.
 
-use crate::common::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, ROOT_KEY, TestServer};
+use crate::common::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, Api, ROOT_KEY, TestServer, execute_checked};
 
 #[allow(dead_code, clippy::all, unused_imports, irrefutable_let_patterns)]
 pub mod unkey {
@@ -11,6 +11,26 @@ pub mod unkey {
 pub mod sinch {
     include!(concat!(env!("OUT_DIR"), "/sinch_access_keys_client.rs"));
 }
+
+/// Every response a generated client receives is checked against the spec,
+/// like the raw-HTTP ones. Codegen asks for these impls (HooksMode::Expected),
+/// so a client without the check does not compile.
+macro_rules! checked_client {
+    ($module:ident, $api:expr) => {
+        impl progenitor_client::ClientHooks for $module::Client {
+            async fn exec(
+                &self,
+                request: reqwest::Request,
+                _info: &progenitor_client::OperationInfo,
+            ) -> reqwest::Result<reqwest::Response> {
+                use progenitor_client::ClientInfo;
+                execute_checked($api, self.client(), request).await
+            }
+        }
+    };
+}
+checked_client!(unkey, Api::Unkey);
+checked_client!(sinch, Api::Sinch);
 
 fn authorized(header: String) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();

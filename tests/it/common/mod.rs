@@ -99,21 +99,8 @@ impl TestServer {
         let response = builder.send().await.expect("request is answered");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = response.text().await.expect("response body");
-        let body: Value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("response is not JSON ({e}): {text}"))
-        };
-        let mut response = TestResponse {
-            status,
-            headers,
-            body,
-            operation: None,
-        };
-        response.operation = spec::check(api, request.method, request.path, &response);
-        response
+        let bytes = response.bytes().await.expect("response body");
+        TestResponse::checked(api, request.method, request.path, status, headers, &bytes)
     }
 
     pub async fn shutdown(mut self) {
@@ -164,6 +151,38 @@ impl<'a> Request<'a> {
     }
 }
 
+/// Executes a request one of the generated clients built, checks the response
+/// against `api`'s spec like [`TestServer::send`] does, and hands the client an
+/// identical response. The clients' `ClientHooks::exec` (tests/it/clients.rs).
+pub async fn execute_checked(
+    api: Api,
+    client: &reqwest::Client,
+    request: reqwest::Request,
+) -> reqwest::Result<reqwest::Response> {
+    let method = request.method().to_string();
+    let url = request.url();
+    let path_and_query = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
+    let response = client.execute(request).await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await?;
+    TestResponse::checked(
+        api,
+        &method,
+        &path_and_query,
+        status.as_u16(),
+        headers.clone(),
+        &bytes,
+    );
+    let mut rebuilt = http::Response::new(bytes);
+    *rebuilt.status_mut() = status;
+    *rebuilt.headers_mut() = headers;
+    Ok(reqwest::Response::from(rebuilt))
+}
+
 #[derive(Debug)]
 pub struct TestResponse {
     pub status: u16,
@@ -174,6 +193,35 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
+    /// Reads a response and checks it against `api`'s spec.
+    fn checked(
+        api: Api,
+        method: &str,
+        path_and_query: &str,
+        status: u16,
+        headers: reqwest::header::HeaderMap,
+        bytes: &[u8],
+    ) -> TestResponse {
+        let body: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes).unwrap_or_else(|e| {
+                panic!(
+                    "response is not JSON ({e}): {}",
+                    String::from_utf8_lossy(bytes)
+                )
+            })
+        };
+        let mut response = TestResponse {
+            status,
+            headers,
+            body,
+            operation: None,
+        };
+        response.operation = spec::check(api, method, path_and_query, &response);
+        response
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
