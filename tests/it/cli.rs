@@ -1,5 +1,6 @@
 //! The `keyward` binary: admin commands, and `serve` on an empty database.
 
+use crate::common::{self, Api, Request};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -38,25 +39,6 @@ impl Cli {
         serde_json::from_str(&stdout)
             .unwrap_or_else(|e| panic!("keyward {args:?} printed no JSON ({e}): {stdout}"))
     }
-}
-
-/// A blocking GET, for a test that runs the binary outside any runtime.
-fn get(host: &str, path: &str, authorization: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(host).expect("connects");
-    let auth = if authorization.is_empty() {
-        String::new()
-    } else {
-        format!("Authorization: {authorization}\r\n")
-    };
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .expect("sends");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("reads");
-    response
 }
 
 #[test]
@@ -185,22 +167,15 @@ fn serve_bootstraps_an_empty_database_and_stops_on_sigterm() {
     };
     // The printed credentials work: the root key is authenticated (a missing
     // api is a 404, not a 401) and the access key lists its project's keys.
-    let host = address.trim_start_matches("http://");
+    // Each response is checked against its spec, as everywhere in the suite.
     let root_key = bootstrap["unkey"]["rootKey"].as_str().expect("root key");
-    assert!(get(host, "/v1/liveness", "").starts_with("HTTP/1.1 200"));
-    let api = get(
-        host,
-        "/v1/apis.getApi?apiId=api_missing",
-        &format!("Bearer {root_key}"),
-    );
-    assert!(api.starts_with("HTTP/1.1 404"), "{api}");
     let basic = {
         use base64::Engine;
         let sinch = &bootstrap["sinch"];
         let credentials = format!(
             "{}:{}",
-            sinch["accessKeyId"].as_str().unwrap(),
-            sinch["secret"].as_str().unwrap()
+            sinch["accessKeyId"].as_str().expect("access key id"),
+            sinch["secret"].as_str().expect("secret")
         );
         format!(
             "Basic {}",
@@ -208,8 +183,32 @@ fn serve_bootstraps_an_empty_database_and_stops_on_sigterm() {
         )
     };
     let project = bootstrap["sinch"]["projectId"].as_str().expect("project");
-    let keys = get(host, &format!("/v1/projects/{project}/accessKeys"), &basic);
-    assert!(keys.starts_with("HTTP/1.1 200"), "{keys}");
+    let keys_path = format!("/v1/projects/{project}/accessKeys");
+    let statuses = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            let http = reqwest::Client::new();
+            let send = |api, request| common::send(&http, &address, api, request);
+            [
+                send(Api::Unkey, Request::get("/v1/liveness")).await.status,
+                send(
+                    Api::Unkey,
+                    Request::get("/v1/apis.getApi?apiId=api_missing")
+                        .header("authorization", format!("Bearer {root_key}")),
+                )
+                .await
+                .status,
+                send(
+                    Api::Sinch,
+                    Request::get(&keys_path).header("authorization", basic.clone()),
+                )
+                .await
+                .status,
+            ]
+        });
+    assert_eq!(statuses, [200, 404, 200]);
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -86,21 +86,7 @@ impl TestServer {
 
     /// Sends a request and checks the response against `api`'s spec.
     pub async fn send(&self, api: Api, request: Request<'_>) -> TestResponse {
-        let url = format!("{}{}", self.base_url, request.path);
-        let mut builder = self
-            .http
-            .request(request.method.parse().expect("method"), url);
-        for (name, value) in &request.headers {
-            builder = builder.header(*name, value.as_str());
-        }
-        if let Some(body) = request.body {
-            builder = builder.body(body);
-        }
-        let response = builder.send().await.expect("request is answered");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("response body");
-        TestResponse::checked(api, request.method, request.path, status, headers, &bytes)
+        send(&self.http, &self.base_url, api, request).await
     }
 
     pub async fn shutdown(mut self) {
@@ -149,6 +135,30 @@ impl<'a> Request<'a> {
         self.headers.push((name, value.into()));
         self
     }
+}
+
+/// Sends a request to the server at `base_url` and checks the response
+/// against `api`'s spec. Tests use [`TestServer::send`]; this is for a server
+/// the test started as a process.
+pub async fn send(
+    http: &reqwest::Client,
+    base_url: &str,
+    api: Api,
+    request: Request<'_>,
+) -> TestResponse {
+    let url = format!("{base_url}{}", request.path);
+    let mut builder = http.request(request.method.parse().expect("method"), url);
+    for (name, value) in &request.headers {
+        builder = builder.header(*name, value.as_str());
+    }
+    if let Some(body) = request.body {
+        builder = builder.body(body);
+    }
+    let response = builder.send().await.expect("request is answered");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("response body");
+    TestResponse::checked(api, request.method, request.path, status, headers, &bytes)
 }
 
 /// Executes a request one of the generated clients built, checks the response
