@@ -130,7 +130,7 @@ pub struct KeyPatch<'a> {
 
 /// The starts of the current refill periods, in unix ms: a refill is due when
 /// a key's last refill came before the one of its interval.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefillBoundaries {
     pub day_start: i64,
     pub month_start: i64,
@@ -487,35 +487,73 @@ pub struct KeyPage<'a> {
     pub offset: i64,
 }
 
-/// The spend statement, run inside a group's transaction.
-pub(super) async fn spend_in(
+/// Spends one use per entry of `key_ids` (a key may appear more than once),
+/// in order, inside a group's transaction: each key's remaining uses are read
+/// once, handed out in order, and written once, so a group costs two
+/// statements however many spends it holds. A due refill is applied first,
+/// stamped `now_ms`. The transaction holds the write lock, so nothing can
+/// spend between the read and the write.
+pub(super) async fn spend_all_in(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
-    key_id: &str,
+    key_ids: &[&str],
     now_ms: i64,
     refill: RefillBoundaries,
-) -> Result<Spend> {
-    let row: Option<(i64,)> = sqlx::query_as(concat!(
-        "UPDATE keys SET remaining = (CASE WHEN ",
+) -> Result<Vec<Spend>> {
+    let mut distinct: Vec<&str> = key_ids.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let rows: Vec<(String, i64, bool)> = sqlx::query_as(concat!(
+        "SELECT id, CASE WHEN ",
         refill_due!(),
-        " THEN MAX(COALESCE(remaining, 0), refill_amount) ELSE remaining END) - 1,
-            last_refill_at = CASE WHEN ",
+        " THEN MAX(remaining, refill_amount) ELSE remaining END, ",
         refill_due!(),
-        " THEN ? ELSE last_refill_at END
-          WHERE id = ? AND deleted_at IS NULL AND remaining IS NOT NULL
-            AND (CASE WHEN ",
-        refill_due!(),
-        " THEN MAX(remaining, refill_amount) ELSE remaining END) > 0
-          RETURNING remaining"
+        " FROM keys WHERE id IN (SELECT value FROM json_each(?))
+            AND deleted_at IS NULL AND remaining IS NOT NULL"
     ))
     .bind(refill.day_start)
     .bind(refill.month_start)
     .bind(refill.day_start)
     .bind(refill.month_start)
-    .bind(now_ms)
-    .bind(key_id)
-    .bind(refill.day_start)
-    .bind(refill.month_start)
-    .fetch_optional(&mut **tx)
+    .bind(serde_json::to_string(&distinct).unwrap_or_default())
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(row.map_or(Spend::Exhausted, |(remaining,)| Spend::Spent(remaining)))
+
+    // (remaining, whether a refill is due, whether anything was spent)
+    let mut keys: std::collections::HashMap<String, (i64, bool, bool)> = rows
+        .into_iter()
+        .map(|(id, remaining, due)| (id, (remaining, due, false)))
+        .collect();
+    let spends = key_ids
+        .iter()
+        .map(|id| match keys.get_mut(*id) {
+            Some((remaining, _, spent)) if *remaining > 0 => {
+                *remaining -= 1;
+                *spent = true;
+                Spend::Spent(*remaining)
+            }
+            _ => Spend::Exhausted,
+        })
+        .collect();
+
+    let writes: Vec<(&String, i64, bool)> = keys
+        .iter()
+        .filter(|(_, (_, _, spent))| *spent)
+        .map(|(id, (remaining, due, _))| (id, *remaining, *due))
+        .collect();
+    if !writes.is_empty() {
+        sqlx::query(
+            "UPDATE keys SET remaining = g.remaining,
+                    last_refill_at = CASE WHEN g.refilled THEN ? ELSE last_refill_at END
+               FROM (SELECT json_extract(value, '$[0]') AS id,
+                            json_extract(value, '$[1]') AS remaining,
+                            json_extract(value, '$[2]') AS refilled
+                       FROM json_each(?)) AS g
+              WHERE keys.id = g.id",
+        )
+        .bind(now_ms)
+        .bind(serde_json::to_string(&writes).unwrap_or_default())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(spends)
 }

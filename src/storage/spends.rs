@@ -1,9 +1,9 @@
 //! Group commit for key spends. Every usage-limited verification is a write
 //! that must be durable before it is reported, and a commit costs an fsync.
 //! Concurrent spends are therefore queued to one task, which runs all that
-//! are waiting in one transaction: one fsync for the whole group. Each
-//! caller still gets the exact result of its own statement, and only after
-//! the commit.
+//! are waiting in one transaction: one fsync, and two statements, for the
+//! whole group. Each caller still gets the exact result of its own spend, in
+//! arrival order, and only after the commit.
 
 use super::keys::{RefillBoundaries, Spend};
 use super::{Result, StorageError};
@@ -87,11 +87,16 @@ async fn run(writer: SqlitePool, mut requests: mpsc::Receiver<SpendRequest>) {
 }
 
 async fn commit_group(writer: &SqlitePool, group: &[SpendRequest]) -> Result<Vec<Spend>> {
-    let mut tx = writer.begin().await?;
+    // IMMEDIATE: the write lock from the start, so no other process can
+    // write between a run's read and its write.
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     let mut spends = Vec::with_capacity(group.len());
-    for request in group {
-        spends.push(
-            super::keys::spend_in(&mut tx, &request.key_id, request.now_ms, request.refill).await?,
+    // Runs of requests that share refill periods (all of them, unless the
+    // group straddles midnight UTC) are spent together.
+    for run in group.chunk_by(|a, b| a.refill == b.refill) {
+        let key_ids: Vec<&str> = run.iter().map(|r| r.key_id.as_str()).collect();
+        spends.extend(
+            super::keys::spend_all_in(&mut tx, &key_ids, run[0].now_ms, run[0].refill).await?,
         );
     }
     tx.commit().await?;

@@ -136,32 +136,48 @@ async fn an_invalid_query_is_400_once_the_key_gets_that_far() {
 
 #[tokio::test]
 async fn remaining_is_exact_under_concurrency() {
+    // Interleaved verifies of three keys, so that commit groups mix keys and
+    // hold several spends of each.
     let fx = Fixture::new().await;
-    let (key_id, key) = fx.create_key(json!({"remaining": 10})).await;
+    let mut keys = Vec::new();
+    for remaining in [10, 3, 1] {
+        keys.push((
+            remaining,
+            fx.create_key(json!({"remaining": remaining})).await,
+        ));
+    }
     let verifications =
-        futures::future::join_all((0..64).map(|_| fx.verify(&key, json!({})))).await;
-    let valid = verifications
-        .iter()
-        .filter(|r| r.body["valid"] == json!(true))
-        .count();
-    let exceeded = verifications
-        .iter()
-        .filter(|r| r.body["code"] == json!("USAGE_EXCEEDED"))
-        .count();
-    assert_eq!((valid, exceeded), (10, 54));
-    let mut left: Vec<i64> = verifications
-        .iter()
-        .filter(|r| r.body["valid"] == json!(true))
-        .map(|r| r.body["remaining"].as_i64().unwrap())
-        .collect();
-    left.sort_unstable();
-    assert_eq!(
-        left,
-        (0..10).collect::<Vec<_>>(),
-        "each success saw its own decrement"
-    );
-    let stored = fx.get(&format!("/v1/keys.getKey?keyId={key_id}")).await;
-    assert_eq!(stored.body["remaining"], json!(0));
+        futures::future::join_all((0..96).map(|i| fx.verify(&keys[i % keys.len()].1.1, json!({}))))
+            .await;
+    for (index, (remaining, (key_id, _))) in keys.iter().enumerate() {
+        let mine: Vec<_> = verifications
+            .iter()
+            .skip(index)
+            .step_by(keys.len())
+            .collect();
+        let exceeded = mine
+            .iter()
+            .filter(|r| r.body["code"] == json!("USAGE_EXCEEDED"))
+            .count();
+        let mut left: Vec<i64> = mine
+            .iter()
+            .filter(|r| r.body["valid"] == json!(true))
+            .map(|r| r.body["remaining"].as_i64().unwrap())
+            .collect();
+        left.sort_unstable();
+        assert_eq!(
+            left,
+            (0..*remaining).collect::<Vec<_>>(),
+            "{key_id}: exactly {remaining} successes, each saw its own decrement"
+        );
+        assert_eq!(
+            exceeded,
+            32 - *remaining as usize,
+            "{key_id}: the rest exceeded"
+        );
+        let stored = fx.get(&format!("/v1/keys.getKey?keyId={key_id}")).await;
+        assert_eq!(stored.body["remaining"], json!(0), "{key_id}");
+    }
     fx.shutdown().await;
 }
 
