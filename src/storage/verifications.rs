@@ -20,31 +20,38 @@ pub struct CountsDelta {
 }
 
 impl Storage {
-    /// Adds a batch of counts in one transaction.
+    /// Adds a batch of counts: one statement, one transaction.
     pub async fn add_verification_counts(&self, batch: &[CountsDelta]) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer.begin().await?;
-        for delta in batch {
-            sqlx::query(
-                "INSERT INTO verification_counts (key_id, day, workspace_id, success, rate_limited, usage_exceeded)
-                 VALUES (?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (key_id, day) DO UPDATE SET
-                    success = success + excluded.success,
-                    rate_limited = rate_limited + excluded.rate_limited,
-                    usage_exceeded = usage_exceeded + excluded.usage_exceeded",
-            )
-            .bind(&delta.key_id)
-            .bind(delta.counts.day)
-            .bind(&delta.workspace_id)
-            .bind(delta.counts.success)
-            .bind(delta.counts.rate_limited)
-            .bind(delta.counts.usage_exceeded)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        let rows: Vec<_> = batch
+            .iter()
+            .map(|delta| {
+                (
+                    &delta.key_id,
+                    delta.counts.day,
+                    &delta.workspace_id,
+                    delta.counts.success,
+                    delta.counts.rate_limited,
+                    delta.counts.usage_exceeded,
+                )
+            })
+            .collect();
+        // `WHERE true`: SQLite's parser needs it between a SELECT and ON CONFLICT.
+        sqlx::query(
+            "INSERT INTO verification_counts (key_id, day, workspace_id, success, rate_limited, usage_exceeded)
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+                    json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]')
+               FROM json_each(?) WHERE true
+             ON CONFLICT (key_id, day) DO UPDATE SET
+                success = success + excluded.success,
+                rate_limited = rate_limited + excluded.rate_limited,
+                usage_exceeded = usage_exceeded + excluded.usage_exceeded",
+        )
+        .bind(serde_json::to_string(&rows).unwrap_or_default())
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 

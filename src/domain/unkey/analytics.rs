@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 const DAY_MS: i64 = 86_400_000;
-/// Counters written per transaction.
-const FLUSH_CHUNK: usize = 256;
+/// Counters written per statement (and transaction): a few milliseconds of
+/// the writer at most.
+const FLUSH_CHUNK: usize = 1024;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Outcome {

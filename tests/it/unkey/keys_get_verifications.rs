@@ -51,6 +51,16 @@ async fn counts_outcomes_per_utc_day() {
         Some(1),
         "start is inclusive, by day"
     );
+    // Counts flushed on top of ones already written add up.
+    fx.verify(&key, json!({})).await;
+    let again = fx
+        .get(&format!("/v1/keys.getVerifications?keyId={key_id}"))
+        .await;
+    assert_eq!(
+        again.body["verifications"][1],
+        json!({"time": day_one + DAY_MS, "success": 1, "rateLimited": 1, "usageExceeded": 1}),
+        "the bucket is empty now"
+    );
     fx.shutdown().await;
 }
 
