@@ -1,6 +1,6 @@
 //! Unkey keys: one row each, soft-deleted, with their roles and permissions.
 
-use super::{Result, Storage};
+use super::{Result, Storage, VerifiableKeyRow};
 use sqlx::{QueryBuilder, Sqlite};
 
 /// The columns of a key, as every read returns them. `roles` and
@@ -44,15 +44,6 @@ pub struct KeyRow {
     pub ratelimit_refill_interval: Option<i64>,
     pub roles: String,
     pub permissions: String,
-}
-
-/// A key found by its hash, for verification: the row, whether its workspace
-/// is enabled, and its effective permissions (direct and through roles).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct VerifiableKeyRow {
-    #[sqlx(flatten)]
-    pub key: KeyRow,
-    pub effective_permissions: String,
 }
 
 /// A key to insert.
@@ -260,25 +251,10 @@ impl Storage {
         .await?)
     }
 
-    /// A live key by the hash of its secret: one indexed lookup.
-    pub async fn find_key_by_hash(&self, hash: &[u8]) -> Result<Option<VerifiableKeyRow>> {
-        Ok(sqlx::query_as(concat!(
-            "SELECT ",
-            key_columns!(),
-            ",
-                (SELECT json_group_array(name) FROM (
-                    SELECT p.name FROM key_permissions kp JOIN permissions p ON p.id = kp.permission_id
-                     WHERE kp.key_id = k.id
-                    UNION
-                    SELECT p.name FROM key_roles kr
-                      JOIN role_permissions rp ON rp.role_id = kr.role_id
-                      JOIN permissions p ON p.id = rp.permission_id
-                     WHERE kr.key_id = k.id)) AS effective_permissions
-               FROM keys k WHERE k.hash = ? AND k.deleted_at IS NULL"
-        ))
-        .bind(hash)
-        .fetch_optional(&self.pool)
-        .await?)
+    /// A live key by the hash of its secret: one indexed lookup, on the
+    /// calling thread (see [`super::key_lookup`]).
+    pub fn find_key_by_hash(&self, hash: &[u8]) -> Result<Option<VerifiableKeyRow>> {
+        self.key_lookup.find_by_hash(hash)
     }
 
     /// Applies a patch to a live key. Returns false when there is no such key.

@@ -5,6 +5,7 @@
 mod access_keys;
 mod admin;
 mod apis;
+mod key_lookup;
 mod keys;
 mod ratelimit_namespaces;
 mod root_keys;
@@ -14,9 +15,10 @@ mod verifications;
 pub use access_keys::{AccessKeyRow, AccessKeyWrite, NewAccessKey};
 pub use admin::NewRootKey;
 pub use apis::ApiRow;
+pub use key_lookup::VerifiableKeyRow;
 pub use keys::{
     InsertKey, KeyPage, KeyPatch, KeyRow, NewKey, Ratelimit, RefillBoundaries, RemainingChange,
-    Spend, VerifiableKeyRow,
+    Spend,
 };
 pub use root_keys::RootKeyRow;
 pub use verifications::{CountsDelta, DailyCounts};
@@ -36,6 +38,9 @@ pub enum StorageError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Conflict(String),
+    /// The verify path's key lookup failed (see `key_lookup`).
+    #[error("database error: {0}")]
+    Lookup(rusqlite::Error),
     /// Storage could not do the work, e.g. a group commit failed.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -62,6 +67,7 @@ pub struct Storage {
     pool: SqlitePool,
     writer: SqlitePool,
     spends: spends::SpendQueue,
+    key_lookup: std::sync::Arc<key_lookup::KeyLookup>,
 }
 
 impl Storage {
@@ -87,18 +93,23 @@ impl Storage {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await?;
         let spends = spends::SpendQueue::start(writer.clone());
+        let key_lookup = key_lookup::KeyLookup::open(options.get_filename().to_path_buf())?;
         Ok(Storage {
             pool,
             writer,
             spends,
+            key_lookup: std::sync::Arc::new(key_lookup),
         })
     }
 
     /// Flushes and closes every connection.
     pub async fn close(&self) {
+        // The writer closes last: the last connection to a database folds
+        // the write-ahead log back into it.
+        self.key_lookup.close();
         self.pool.close().await;
         self.writer.close().await;
     }

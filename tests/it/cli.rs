@@ -54,6 +54,10 @@ fn workspaces_root_keys_and_roles() {
             .starts_with("unkey_")
     );
     assert_eq!(workspace["permissions"], serde_json::json!(["*"]));
+    assert!(
+        !cli.dir.path().join("keyward.db-wal").exists(),
+        "a command leaves no write-ahead log behind: its writes are in the database file"
+    );
 
     let root_key = cli.run_json(&[
         "root-key",

@@ -145,7 +145,7 @@ impl Unkey {
             return Ok(Some(cached));
         }
         let generation = self.cache.generation();
-        let Some(row) = self.storage.find_key_by_hash(&hash).await? else {
+        let Some(row) = self.storage.find_key_by_hash(&hash)? else {
             return Ok(None);
         };
         let cached = Arc::new(cached_key_of(row));
@@ -155,11 +155,10 @@ impl Unkey {
 }
 
 fn cached_key_of(row: VerifiableKeyRow) -> CachedKey {
-    let key = row.key;
     let ratelimit = match (
-        key.ratelimit_limit,
-        key.ratelimit_refill_rate,
-        key.ratelimit_refill_interval,
+        row.ratelimit_limit,
+        row.ratelimit_refill_rate,
+        row.ratelimit_refill_interval,
     ) {
         (Some(limit), Some(refill_rate), Some(refill_interval_ms)) => Some(BucketConfig {
             limit,
@@ -169,20 +168,20 @@ fn cached_key_of(row: VerifiableKeyRow) -> CachedKey {
         _ => None,
     };
     CachedKey {
-        meta: key
+        meta: row
             .meta
             .as_deref()
             .and_then(|m| serde_json::from_str(m).ok()),
         permissions: serde_json::from_str(&row.effective_permissions).unwrap_or_default(),
-        limited: key.remaining.is_some(),
+        limited: row.limited,
         ratelimit,
-        id: key.id,
-        workspace_id: key.workspace_id,
-        api_id: key.api_id,
-        name: key.name,
-        owner_id: key.owner_id,
-        environment: key.environment,
-        enabled: key.enabled,
-        expires_at: key.expires_at,
+        id: row.id,
+        workspace_id: row.workspace_id,
+        api_id: row.api_id,
+        name: row.name,
+        owner_id: row.owner_id,
+        environment: row.environment,
+        enabled: row.enabled,
+        expires_at: row.expires_at,
     }
 }
