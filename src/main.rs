@@ -1,5 +1,9 @@
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc: see Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = keyward::cli::Cli::parse();

@@ -87,7 +87,9 @@ impl Storage {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
-            .connect_with(options.clone())
+            // 32 MiB of page cache (2 MiB is SQLite's default): the writer
+            // updates counters all over the counts table.
+            .connect_with(options.clone().pragma("cache_size", "-32768"))
             .await?;
         MIGRATOR.run(&writer).await?;
         let pool = SqlitePoolOptions::new()

@@ -30,6 +30,12 @@ use std::time::Duration;
 const KEY_CACHE_CAPACITY: usize = 200_000;
 const ROOT_KEY_CACHE_CAPACITY: usize = 10_000;
 const NAMESPACE_CACHE_CAPACITY: usize = 10_000;
+/// How often verification counts are written. Readers never wait for it
+/// (getVerifications flushes first, and so does shutdown); a longer period
+/// folds more counts into each page written. Under verifies of many distinct
+/// keys, each count is an update of a random page of the counts table, so a
+/// one-second period wrote most pages every second.
+const COUNTS_FLUSH_SECS: u64 = 10;
 const DAY_MS: i64 = 86_400_000;
 
 pub struct Unkey {
@@ -74,16 +80,19 @@ impl Unkey {
         Ok(unkey)
     }
 
-    /// Once a second: writes out verification counts, re-reads disabled
-    /// workspaces and forgets limiter state that no longer matters.
+    /// Once a second: re-reads disabled workspaces and forgets limiter state
+    /// that no longer matters. Every [`COUNTS_FLUSH_SECS`]: writes out
+    /// verification counts.
     pub fn spawn_background(self: &Arc<Self>, log: slog::Logger) -> tokio::task::JoinHandle<()> {
         let unkey = Arc::clone(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
+            for second in 1u64.. {
                 tick.tick().await;
-                if let Err(e) = unkey.counts.flush(&unkey.storage).await {
+                if second % COUNTS_FLUSH_SECS == 0
+                    && let Err(e) = unkey.counts.flush(&unkey.storage).await
+                {
                     slog::warn!(log, "writing verification counts failed; will retry"; "error" => %e);
                 }
                 if let Err(e) = unkey.refresh_disabled_workspaces().await {
