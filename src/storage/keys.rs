@@ -156,6 +156,12 @@ pub enum Spend {
 impl Storage {
     /// Inserts a key with its roles in one transaction.
     pub async fn insert_key(&self, key: &NewKey<'_>) -> Result<InsertKey> {
+        if key.roles.is_empty() {
+            // One statement commits on its own: no BEGIN and COMMIT round
+            // trips to the writer, which every create waits behind.
+            insert_key_row(&self.writer, key).await?;
+            return Ok(InsertKey::Inserted);
+        }
         let mut tx = self.writer.begin().await?;
         let mut role_ids = Vec::with_capacity(key.roles.len());
         let mut missing = Vec::new();
@@ -174,35 +180,7 @@ impl Storage {
         if !missing.is_empty() {
             return Ok(InsertKey::MissingRoles(missing));
         }
-        let ratelimit = key.ratelimit;
-        sqlx::query(
-            "INSERT INTO keys (id, workspace_id, api_id, hash, start, name, owner_id, meta, environment,
-                enabled, created_at, expires_at, remaining, refill_interval, refill_amount, last_refill_at,
-                ratelimit_type, ratelimit_limit, ratelimit_refill_rate, ratelimit_refill_interval)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(key.id)
-        .bind(key.workspace_id)
-        .bind(key.api_id)
-        .bind(key.hash)
-        .bind(key.start)
-        .bind(key.name)
-        .bind(key.owner_id)
-        .bind(&key.meta)
-        .bind(key.environment)
-        .bind(key.enabled)
-        .bind(key.created_at)
-        .bind(key.expires_at)
-        .bind(key.remaining)
-        .bind(key.refill.map(|(interval, _)| interval))
-        .bind(key.refill.map(|(_, amount)| amount))
-        .bind(key.refill.map(|_| key.created_at))
-        .bind(ratelimit.map(|r| r.kind))
-        .bind(ratelimit.map(|r| r.limit))
-        .bind(ratelimit.map(|r| r.refill_rate))
-        .bind(ratelimit.map(|r| r.refill_interval))
-        .execute(&mut *tx)
-        .await?;
+        insert_key_row(&mut *tx, key).await?;
         for role_id in role_ids {
             sqlx::query("INSERT OR IGNORE INTO key_roles (key_id, role_id) VALUES (?, ?)")
                 .bind(key.id)
@@ -461,6 +439,80 @@ pub struct KeyPage<'a> {
     pub owner_id: Option<&'a str>,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// The key's own row; its roles are separate rows.
+async fn insert_key_row<'e>(
+    executor: impl sqlx::Executor<'e, Database = Sqlite>,
+    key: &NewKey<'_>,
+) -> Result<()> {
+    let ratelimit = key.ratelimit;
+    sqlx::query(
+        "INSERT INTO keys (id, workspace_id, api_id, hash, start, name, owner_id, meta, environment,
+            enabled, created_at, expires_at, remaining, refill_interval, refill_amount, last_refill_at,
+            ratelimit_type, ratelimit_limit, ratelimit_refill_rate, ratelimit_refill_interval)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(key.id)
+    .bind(key.workspace_id)
+    .bind(key.api_id)
+    .bind(key.hash)
+    .bind(key.start)
+    .bind(key.name)
+    .bind(key.owner_id)
+    .bind(&key.meta)
+    .bind(key.environment)
+    .bind(key.enabled)
+    .bind(key.created_at)
+    .bind(key.expires_at)
+    .bind(key.remaining)
+    .bind(key.refill.map(|(interval, _)| interval))
+    .bind(key.refill.map(|(_, amount)| amount))
+    .bind(key.refill.map(|_| key.created_at))
+    .bind(ratelimit.map(|r| r.kind))
+    .bind(ratelimit.map(|r| r.limit))
+    .bind(ratelimit.map(|r| r.refill_rate))
+    .bind(ratelimit.map(|r| r.refill_interval))
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Spends `count` uses of each key that has at least that many left (after
+/// a due refill, stamped `now_ms`), in one statement that commits on its own.
+/// Returns those keys with what remains; keys with too few uses left (or
+/// none at all) are not touched and not returned.
+pub(super) async fn spend_where_enough(
+    writer: &sqlx::SqlitePool,
+    counts: &[(&str, i64)],
+    now_ms: i64,
+    refill: RefillBoundaries,
+) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(concat!(
+        "UPDATE keys SET remaining = (CASE WHEN ",
+        refill_due!(),
+        " THEN MAX(remaining, refill_amount) ELSE remaining END) - g.count,
+            last_refill_at = CASE WHEN ",
+        refill_due!(),
+        " THEN ? ELSE last_refill_at END
+          FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS count
+                  FROM json_each(?)) AS g
+         WHERE keys.id = g.id AND keys.deleted_at IS NULL AND keys.remaining IS NOT NULL
+           AND (CASE WHEN ",
+        refill_due!(),
+        " THEN MAX(remaining, refill_amount) ELSE remaining END) >= g.count
+         RETURNING id, remaining"
+    ))
+    .bind(refill.day_start)
+    .bind(refill.month_start)
+    .bind(refill.day_start)
+    .bind(refill.month_start)
+    .bind(now_ms)
+    .bind(serde_json::to_string(counts).unwrap_or_default())
+    .bind(refill.day_start)
+    .bind(refill.month_start)
+    .fetch_all(writer)
+    .await?)
 }
 
 /// Spends one use per entry of `key_ids` (a key may appear more than once),

@@ -1,13 +1,14 @@
 //! Group commit for key spends. Every usage-limited verification is a write
 //! that must be durable before it is reported, and a commit costs an fsync.
 //! Concurrent spends are therefore queued to one task, which runs all that
-//! are waiting in one transaction: one fsync, and two statements, for the
-//! whole group. Each caller still gets the exact result of its own spend, in
-//! arrival order, and only after the commit.
+//! are waiting together: usually one statement and one fsync for the whole
+//! group (see [`spend_run`]). Each caller still gets the exact result of its
+//! own spend, in arrival order, and only after the commit.
 
 use super::keys::{RefillBoundaries, Spend};
 use super::{Result, StorageError};
 use sqlx::SqlitePool;
+use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most spends one transaction takes; more wait for the next.
@@ -87,18 +88,65 @@ async fn run(writer: SqlitePool, mut requests: mpsc::Receiver<SpendRequest>) {
 }
 
 async fn commit_group(writer: &SqlitePool, group: &[SpendRequest]) -> Result<Vec<Spend>> {
-    // IMMEDIATE: the write lock from the start, so no other process can
-    // write between a run's read and its write.
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     let mut spends = Vec::with_capacity(group.len());
     // Runs of requests that share refill periods (all of them, unless the
     // group straddles midnight UTC) are spent together.
     for run in group.chunk_by(|a, b| a.refill == b.refill) {
         let key_ids: Vec<&str> = run.iter().map(|r| r.key_id.as_str()).collect();
-        spends.extend(
-            super::keys::spend_all_in(&mut tx, &key_ids, run[0].now_ms, run[0].refill).await?,
-        );
+        spends.extend(spend_run(writer, &key_ids, run[0].now_ms, run[0].refill).await?);
     }
-    tx.commit().await?;
     Ok(spends)
+}
+
+/// Spends one use per entry of `key_ids`, in order. Keys with enough uses
+/// for all their spends, the usual case, take one statement; the others (about
+/// to run out, unknown or unlimited) go through a transaction that hands out
+/// what is left in order.
+async fn spend_run(
+    writer: &SqlitePool,
+    key_ids: &[&str],
+    now_ms: i64,
+    refill: RefillBoundaries,
+) -> Result<Vec<Spend>> {
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    for id in key_ids {
+        *counts.entry(id).or_default() += 1;
+    }
+    let listed: Vec<(&str, i64)> = counts.iter().map(|(id, count)| (*id, *count)).collect();
+    // What the next spend of each fully served key leaves.
+    let mut next_left: HashMap<String, i64> =
+        super::keys::spend_where_enough(writer, &listed, now_ms, refill)
+            .await?
+            .into_iter()
+            .map(|(id, left)| {
+                let count = counts.get(id.as_str()).copied().unwrap_or(0);
+                (id, left + count - 1)
+            })
+            .collect();
+    let rest: Vec<&str> = key_ids
+        .iter()
+        .copied()
+        .filter(|id| !next_left.contains_key(*id))
+        .collect();
+    let mut rest_spends = if rest.is_empty() {
+        Vec::new()
+    } else {
+        // IMMEDIATE: the write lock from the start, so no other process can
+        // write between the read of what is left and the write.
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+        let spends = super::keys::spend_all_in(&mut tx, &rest, now_ms, refill).await?;
+        tx.commit().await?;
+        spends
+    }
+    .into_iter();
+    Ok(key_ids
+        .iter()
+        .map(|id| match next_left.get_mut(*id) {
+            Some(left) => {
+                *left -= 1;
+                Spend::Spent(*left + 1)
+            }
+            None => rest_spends.next().unwrap_or(Spend::Exhausted),
+        })
+        .collect())
 }
