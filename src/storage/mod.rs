@@ -66,6 +66,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct Storage {
     pool: SqlitePool,
     writer: SqlitePool,
+    checkpointer: SqlitePool,
     spends: spends::SpendQueue,
     key_lookup: std::sync::Arc<key_lookup::KeyLookup>,
 }
@@ -89,9 +90,26 @@ impl Storage {
             .test_before_acquire(false)
             // 32 MiB of page cache (2 MiB is SQLite's default): the writer
             // updates counters all over the counts table.
-            .connect_with(options.clone().pragma("cache_size", "-32768"))
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("cache_size", "-32768")
+                    // Commits leave checkpoints to the checkpointer below,
+                    // unless the log passes 10,000 pages: a backstop.
+                    .pragma("wal_autocheckpoint", "10000"),
+            )
             .await?;
         MIGRATOR.run(&writer).await?;
+        // Checkpoints (copying the write-ahead log into the database file,
+        // and its fsync) run on their own connection, beside the writer: by
+        // default the commit that crosses 1,000 pages runs one, and every
+        // write queued behind it waits.
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await?;
+        tokio::spawn(checkpoint_periodically(checkpointer.clone()));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
@@ -102,6 +120,7 @@ impl Storage {
         Ok(Storage {
             pool,
             writer,
+            checkpointer,
             spends,
             key_lookup: std::sync::Arc::new(key_lookup),
         })
@@ -113,6 +132,21 @@ impl Storage {
         // the write-ahead log back into it.
         self.key_lookup.close();
         self.pool.close().await;
+        self.checkpointer.close().await;
         self.writer.close().await;
+    }
+}
+
+/// Every second, a passive checkpoint: as much of the log as no reader
+/// still needs, without waiting for anyone. Stops when storage closes.
+async fn checkpoint_periodically(checkpointer: SqlitePool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !checkpointer.is_closed() {
+        tick.tick().await;
+        // A failed checkpoint is retried next time; the backstop remains.
+        let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&checkpointer)
+            .await;
     }
 }
