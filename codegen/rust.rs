@@ -160,20 +160,26 @@ fn reject_null_where_not_nullable(
             {
                 continue;
             }
-            field.attrs.retain(|a| !a.path().is_ident("serde"));
-            field.attrs.push(syn::parse_quote!(
-                #[serde(
-                    rename = #property,
-                    default,
-                    skip_serializing_if = "Option::is_none",
-                    deserialize_with = "present_not_null::deserialize"
-                )]
-            ));
+            deserialize_optional_with(field, property, "present_not_null::deserialize");
         }
     }
     for (inner, inner_schema) in nested {
         reject_null_where_not_nullable(file, &inner, &inner_schema);
     }
+}
+
+/// Replaces an optional field's serde attributes: absent is `None`, and
+/// anything present goes through `deserializer`.
+fn deserialize_optional_with(field: &mut syn::Field, property: &str, deserializer: &str) {
+    field.attrs.retain(|a| !a.path().is_ident("serde"));
+    field.attrs.push(syn::parse_quote!(
+        #[serde(
+            rename = #property,
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = #deserializer
+        )]
+    ));
 }
 
 fn is_field_for(field: &syn::Field, property: &str) -> bool {
@@ -278,15 +284,7 @@ fn keep_null_apart_from_absent(
             }
             let ty = &field.ty;
             field.ty = syn::parse_quote!(::std::option::Option<#ty>);
-            field.attrs.retain(|a| !a.path().is_ident("serde"));
-            field.attrs.push(syn::parse_quote!(
-                #[serde(
-                    rename = #property,
-                    default,
-                    skip_serializing_if = "Option::is_none",
-                    deserialize_with = "absent_or_null::deserialize"
-                )]
-            ));
+            deserialize_optional_with(field, property, "absent_or_null::deserialize");
             return Ok(());
         }
         return Err(format!("{schema} has no field for property {property}"));
