@@ -42,9 +42,13 @@ pub struct Sinch {
     /// Access keys by id, for authentication and reads. Renames and deletes
     /// (which only this API makes) invalidate them at once.
     keys: Cache<String, AccessKeyRow>,
+    /// Claims of tokens whose signature has been checked, by the token's
+    /// SHA-256: checking one is the costly part of a bearer request.
+    verified_tokens: Cache<[u8; 32], tokens::Claims>,
 }
 
 const ACCESS_KEY_CACHE_CAPACITY: usize = 100_000;
+const VERIFIED_TOKEN_CACHE_CAPACITY: usize = 100_000;
 
 impl std::fmt::Debug for Sinch {
     // Leaves the signing key out.
@@ -69,6 +73,7 @@ impl Sinch {
             signing_key: tokens::SigningKey::new(&secret),
             settings,
             keys: Cache::new(ACCESS_KEY_CACHE_CAPACITY),
+            verified_tokens: Cache::new(VERIFIED_TOKEN_CACHE_CAPACITY),
         })
     }
 

@@ -4,9 +4,11 @@
 //! tests can move it.
 
 use super::{Error, Result, Sinch};
+use crate::domain::secrets;
 use crate::storage::StorageError;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 pub struct SigningKey {
     encoding: EncodingKey,
@@ -122,14 +124,20 @@ impl Sinch {
     }
 
     /// Checks a token's signature and expiry.
-    pub fn verify_token(&self, token: &str) -> Result<Claims> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        // Expiry is checked below, against keyward's clock.
-        validation.validate_exp = false;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.signing_key.decoding, &validation)
-            .map_err(|_| Error::unauthenticated("the token is not valid"))?
-            .claims;
+    pub fn verify_token(&self, token: &str) -> Result<Arc<Claims>> {
+        // A token's signature and claims never change, so a token checked
+        // once is known by its digest; expiry is checked every time.
+        let digest = secrets::hash(token);
+        let claims = match self.verified_tokens.get(&digest) {
+            Some(claims) => claims,
+            None => {
+                let generation = self.verified_tokens.generation();
+                let claims = Arc::new(self.decode_token(token)?);
+                self.verified_tokens
+                    .insert(digest, Arc::clone(&claims), generation);
+                claims
+            }
+        };
         if claims.exp <= self.now().div_euclid(1000) {
             return Err(Error::Unauthenticated {
                 message: "token expired".into(),
@@ -137,5 +145,18 @@ impl Sinch {
             });
         }
         Ok(claims)
+    }
+
+    /// Checks a token's signature and reads its claims.
+    fn decode_token(&self, token: &str) -> Result<Claims> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked by the caller, against keyward's clock.
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Ok(
+            jsonwebtoken::decode::<Claims>(token, &self.signing_key.decoding, &validation)
+                .map_err(|_| Error::unauthenticated("the token is not valid"))?
+                .claims,
+        )
     }
 }
