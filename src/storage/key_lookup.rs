@@ -7,7 +7,7 @@
 //! one indexed read of pages the OS has cached, about as short as the CPU
 //! work around it; everything else stays on sqlx.
 
-use super::{Result, StorageError};
+use super::Result;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -132,11 +132,5 @@ impl KeyLookup {
         {
             idle.push(connection);
         }
-    }
-}
-
-impl From<rusqlite::Error> for StorageError {
-    fn from(error: rusqlite::Error) -> StorageError {
-        StorageError::Lookup(error)
     }
 }

@@ -137,6 +137,18 @@ macro_rules! refill_due {
     };
 }
 
+/// SQL: a key's remaining uses once a due refill is applied (binds day
+/// start, month start).
+macro_rules! refilled_remaining {
+    () => {
+        concat!(
+            "(CASE WHEN ",
+            refill_due!(),
+            " THEN MAX(remaining, refill_amount) ELSE remaining END)"
+        )
+    };
+}
+
 /// The outcome of inserting a key.
 pub enum InsertKey {
     Inserted,
@@ -154,7 +166,7 @@ pub enum Spend {
 }
 
 impl Storage {
-    /// Inserts a key with its roles in one transaction.
+    /// Inserts a key, with its roles in the same transaction.
     pub async fn insert_key(&self, key: &NewKey<'_>) -> Result<InsertKey> {
         if key.roles.is_empty() {
             // One statement commits on its own: no BEGIN and COMMIT round
@@ -305,10 +317,10 @@ impl Storage {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Spends one use of a key, refilling it first if a refill is due. One
-    /// statement, so concurrent spends never overspend; it is committed with
-    /// the other spends waiting at the same moment (see `spends.rs`), and
-    /// answered only once that commit is durable.
+    /// Spends one use of a key, refilling it first if a refill is due. It is
+    /// committed with the other spends waiting at the same moment, through
+    /// the one writer, so concurrent spends never overspend (see
+    /// `spends.rs`); it is answered only once that commit is durable.
     pub async fn spend_key(
         &self,
         key_id: &str,
@@ -489,18 +501,18 @@ pub(super) async fn spend_where_enough(
     refill: RefillBoundaries,
 ) -> Result<Vec<(String, i64)>> {
     Ok(sqlx::query_as(concat!(
-        "UPDATE keys SET remaining = (CASE WHEN ",
-        refill_due!(),
-        " THEN MAX(remaining, refill_amount) ELSE remaining END) - g.count,
+        "UPDATE keys SET remaining = ",
+        refilled_remaining!(),
+        " - g.count,
             last_refill_at = CASE WHEN ",
         refill_due!(),
         " THEN ? ELSE last_refill_at END
           FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS count
                   FROM json_each(?)) AS g
          WHERE keys.id = g.id AND keys.deleted_at IS NULL AND keys.remaining IS NOT NULL
-           AND (CASE WHEN ",
-        refill_due!(),
-        " THEN MAX(remaining, refill_amount) ELSE remaining END) >= g.count
+           AND ",
+        refilled_remaining!(),
+        " >= g.count
          RETURNING id, remaining"
     ))
     .bind(refill.day_start)
@@ -531,9 +543,9 @@ pub(super) async fn spend_all_in(
     distinct.sort_unstable();
     distinct.dedup();
     let rows: Vec<(String, i64, bool)> = sqlx::query_as(concat!(
-        "SELECT id, CASE WHEN ",
-        refill_due!(),
-        " THEN MAX(remaining, refill_amount) ELSE remaining END, ",
+        "SELECT id, ",
+        refilled_remaining!(),
+        ", ",
         refill_due!(),
         " FROM keys WHERE id IN (SELECT value FROM json_each(?))
             AND deleted_at IS NULL AND remaining IS NOT NULL"

@@ -40,7 +40,7 @@ pub enum StorageError {
     Conflict(String),
     /// The verify path's key lookup failed (see `key_lookup`).
     #[error("database error: {0}")]
-    Lookup(rusqlite::Error),
+    Lookup(#[from] rusqlite::Error),
     /// Storage could not do the work, e.g. a group commit failed.
     #[error("storage unavailable: {0}")]
     Unavailable(String),

@@ -11,7 +11,7 @@ use sqlx::SqlitePool;
 use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
-/// The most spends one transaction takes; more wait for the next.
+/// The most spends one group takes; more wait for the next.
 const MAX_GROUP: usize = 512;
 
 struct SpendRequest {
