@@ -14,6 +14,7 @@ use dropshot::{
     ConfigLoggingIfExists, ConfigLoggingLevel, HttpError, HttpResponseOk, HttpServer, Path,
     RequestContext, ServerBuilder,
 };
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -206,6 +207,8 @@ pub async fn serve_until_signalled(running: RunningServer) -> anyhow::Result<()>
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }
-    eprintln!("keyward: shutting down");
+    // Not eprintln!: with stderr closed it panics, and shutdown would not
+    // flush what is pending.
+    let _ = writeln!(std::io::stderr(), "keyward: shutting down");
     running.shutdown().await
 }

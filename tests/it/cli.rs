@@ -34,10 +34,48 @@ impl Cli {
         String::from_utf8(output.stdout).expect("UTF-8")
     }
 
+    /// `keyward serve` on a random port, printing bootstrap credentials as
+    /// JSON on stdout.
+    fn serve(&self) -> std::process::Child {
+        self.command()
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--json",
+                "--log-level",
+                "error",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("keyward serve starts")
+    }
+
     fn run_json(&self, args: &[&str]) -> Value {
         let stdout = self.run(args);
         serde_json::from_str(&stdout)
             .unwrap_or_else(|e| panic!("keyward {args:?} printed no JSON ({e}): {stdout}"))
+    }
+}
+
+/// Reads `serve`'s stderr up to the line that says it is listening, and
+/// returns the address it names. Then closes stderr, as a log collector
+/// that went away would: the server must still shut down cleanly.
+fn listening_address(child: &mut std::process::Child) -> String {
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).expect("stderr") > 0,
+            "serve exited before listening"
+        );
+        if let Some(url) = line
+            .trim()
+            .strip_prefix("keyward: serving the Unkey and Sinch APIs on ")
+        {
+            return url.to_string();
+        }
     }
 }
 
@@ -134,20 +172,7 @@ fn projects_get_an_access_key() {
 #[test]
 fn serve_bootstraps_an_empty_database_and_stops_on_sigterm() {
     let cli = Cli::new();
-    let mut child = cli
-        .command()
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--json",
-            "--log-level",
-            "error",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("keyward serve starts");
+    let mut child = cli.serve();
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
     stdout.read_line(&mut line).expect("bootstrap line");
@@ -155,20 +180,7 @@ fn serve_bootstraps_an_empty_database_and_stops_on_sigterm() {
     assert_eq!(bootstrap["unkey"]["permissions"], serde_json::json!(["*"]));
     assert!(bootstrap["sinch"]["secret"].is_string());
 
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let address = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).expect("stderr") > 0,
-            "serve exited before listening"
-        );
-        if let Some(url) = line
-            .trim()
-            .strip_prefix("keyward: serving the Unkey and Sinch APIs on ")
-        {
-            break url.to_string();
-        }
-    };
+    let address = listening_address(&mut child);
     // The printed credentials work: the root key is authenticated (a missing
     // api is a 404, not a 401) and the access key lists its project's keys.
     // Each response is checked against its spec, as everywhere in the suite.
@@ -223,21 +235,9 @@ fn serve_bootstraps_an_empty_database_and_stops_on_sigterm() {
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
 
     // A second start on the same database bootstraps nothing.
-    let again = cli
-        .command()
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--json",
-            "--log-level",
-            "error",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("keyward serve starts");
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut again = cli.serve();
+    // Listening means start-up, bootstrap included, is over.
+    listening_address(&mut again);
     let _ = Command::new("kill")
         .args(["-TERM", &again.id().to_string()])
         .status();
