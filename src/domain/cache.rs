@@ -23,7 +23,12 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         }
     }
 
-    pub fn get(&self, key: &K) -> Option<Arc<V>> {
+    /// The cached value, looked up by anything that compares equal to a
+    /// key (a `&str` for a `String` key, with no allocation).
+    pub fn get<Q>(&self, key: &Q) -> Option<Arc<V>>
+    where
+        Q: Hash + quick_cache::Equivalent<K> + ?Sized,
+    {
         self.entries.get(key)
     }
 

@@ -79,7 +79,7 @@ impl Sinch {
 
     /// An access key by id, from the cache or else from storage.
     async fn access_key(&self, id: &str) -> Result<Option<Arc<AccessKeyRow>>> {
-        if let Some(key) = self.keys.get(&id.to_string()) {
+        if let Some(key) = self.keys.get(id) {
             return Ok(Some(key));
         }
         let generation = self.keys.generation();
