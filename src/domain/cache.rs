@@ -32,8 +32,31 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         self.entries.get(key)
     }
 
+    /// The cached value for `key`, or else what `load` finds, cached unless
+    /// an invalidation came while it loaded. Nothing found is not cached.
+    /// `load` is a future, so it starts only after the generation is read.
+    pub async fn get_or_load<Q, E>(
+        &self,
+        key: &Q,
+        load: impl Future<Output = Result<Option<V>, E>>,
+    ) -> Result<Option<Arc<V>>, E>
+    where
+        Q: Hash + quick_cache::Equivalent<K> + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(value) = self.entries.get(key) {
+            return Ok(Some(value));
+        }
+        let generation = self.generation();
+        let Some(value) = load.await? else {
+            return Ok(None);
+        };
+        let value = Arc::new(value);
+        self.insert(key.to_owned(), Arc::clone(&value), generation);
+        Ok(Some(value))
+    }
+
     /// The generation to pass to [`Cache::insert`]; read it before loading.
-    pub fn generation(&self) -> u64 {
+    fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
 
@@ -41,7 +64,7 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
     /// invalidation came since. The check comes after the insert: an
     /// invalidation either removes the entry itself or has already bumped the
     /// generation, which the check then sees.
-    pub fn insert(&self, key: K, value: Arc<V>, generation: u64) {
+    fn insert(&self, key: K, value: Arc<V>, generation: u64) {
         if self.generation.load(Ordering::SeqCst) != generation {
             return;
         }
@@ -64,15 +87,31 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_load_that_raced_with_an_invalidation_is_not_cached() {
-        let cache = Cache::new(100);
-        let before = cache.generation();
-        cache.invalidate(["k"]);
-        cache.insert("k", Arc::new(1), before);
-        assert!(cache.get(&"k").is_none());
-        cache.insert("k", Arc::new(2), cache.generation());
-        assert_eq!(cache.get(&"k").as_deref(), Some(&2));
+    #[tokio::test]
+    async fn a_load_that_raced_with_an_invalidation_is_not_cached() {
+        let cache: Cache<String, i32> = Cache::new(100);
+        let raced = async {
+            // A write to the record lands while it is being loaded.
+            cache.invalidate(["k".to_string()]);
+            Ok::<_, ()>(Some(1))
+        };
+        let loaded = cache.get_or_load("k", raced).await;
+        assert_eq!(
+            loaded.ok().flatten().as_deref(),
+            Some(&1),
+            "the caller gets its load"
+        );
+        assert!(cache.get("k").is_none(), "but it is not cached");
+
+        let fresh = async { Ok::<_, ()>(Some(2)) };
+        cache.get_or_load("k", fresh).await.ok();
+        assert_eq!(cache.get("k").as_deref(), Some(&2));
+        let not_found = async { Ok::<_, ()>(None) };
+        assert!(matches!(
+            cache.get_or_load("gone", not_found).await,
+            Ok(None)
+        ));
+        assert!(cache.get("gone").is_none(), "nothing found is not cached");
     }
 
     #[test]

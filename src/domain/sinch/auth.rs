@@ -35,7 +35,7 @@ impl Sinch {
             return self.check_secret(&id, &secret).await;
         }
         if let Some(token) = bearer_token(header) {
-            let claims = self.verify_token(token)?;
+            let claims = self.verify_token(token).await?;
             // Deleting a key revokes its tokens at once: it must still exist.
             return match self.access_key(&claims.sub).await? {
                 Some(key) if key.project_id == claims.project_id => Ok(Caller {

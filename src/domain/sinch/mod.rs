@@ -79,17 +79,8 @@ impl Sinch {
 
     /// An access key by id, from the cache or else from storage.
     async fn access_key(&self, id: &str) -> Result<Option<Arc<AccessKeyRow>>> {
-        if let Some(key) = self.keys.get(id) {
-            return Ok(Some(key));
-        }
-        let generation = self.keys.generation();
-        let Some(row) = self.storage.find_access_key(id).await? else {
-            return Ok(None);
-        };
-        let key = Arc::new(row);
-        self.keys
-            .insert(id.to_string(), Arc::clone(&key), generation);
-        Ok(Some(key))
+        let load = async { Ok(self.storage.find_access_key(id).await?) };
+        self.keys.get_or_load(id, load).await
     }
 
     fn now(&self) -> i64 {

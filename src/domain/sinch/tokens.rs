@@ -124,20 +124,16 @@ impl Sinch {
     }
 
     /// Checks a token's signature and expiry.
-    pub fn verify_token(&self, token: &str) -> Result<Arc<Claims>> {
+    pub async fn verify_token(&self, token: &str) -> Result<Arc<Claims>> {
         // A token's signature and claims never change, so a token checked
         // once is known by its digest; expiry is checked every time.
         let digest = secrets::hash(token);
-        let claims = match self.verified_tokens.get(&digest) {
-            Some(claims) => claims,
-            None => {
-                let generation = self.verified_tokens.generation();
-                let claims = Arc::new(self.decode_token(token)?);
-                self.verified_tokens
-                    .insert(digest, Arc::clone(&claims), generation);
-                claims
-            }
-        };
+        let load = async { self.decode_token(token).map(Some) };
+        let claims = self
+            .verified_tokens
+            .get_or_load(&digest, load)
+            .await?
+            .ok_or_else(|| Error::unauthenticated("the token is not valid"))?;
         if claims.exp <= self.now().div_euclid(1000) {
             return Err(Error::Unauthenticated {
                 message: "token expired".into(),

@@ -39,31 +39,28 @@ impl Unkey {
             Error::Unauthorized("a root key is required: Authorization: Bearer <root key>".into())
         })?;
         let hash = secrets::hash(token);
-        let root = match self.root_keys.get(&hash) {
-            // Root keys never change once made; only their workspace's state
-            // does, which the disabled set below tracks.
-            Some(root) => root,
-            None => {
-                let generation = self.root_keys.generation();
-                let row = self
-                    .storage
-                    .find_root_key(&hash)
-                    .await?
-                    .ok_or_else(|| Error::Unauthorized("the root key is not valid".into()))?;
-                if !row.workspace_enabled {
-                    return Err(Error::Forbidden("workspace is disabled".into()));
-                }
-                let permissions: Vec<String> =
-                    serde_json::from_str(&row.permissions).unwrap_or_default();
-                let root = Arc::new(RootKey {
-                    id: row.id,
-                    workspace_id: row.workspace_id,
-                    permissions: permissions.into_iter().collect(),
-                });
-                self.root_keys.insert(hash, Arc::clone(&root), generation);
-                root
+        // Root keys never change once made; only their workspace's state
+        // does, which the disabled set below tracks.
+        let load = async {
+            let Some(row) = self.storage.find_root_key(&hash).await? else {
+                return Ok(None);
+            };
+            if !row.workspace_enabled {
+                return Err(Error::Forbidden("workspace is disabled".into()));
             }
+            let permissions: Vec<String> =
+                serde_json::from_str(&row.permissions).unwrap_or_default();
+            Ok(Some(RootKey {
+                id: row.id,
+                workspace_id: row.workspace_id,
+                permissions: permissions.into_iter().collect(),
+            }))
         };
+        let root = self
+            .root_keys
+            .get_or_load(&hash, load)
+            .await?
+            .ok_or_else(|| Error::Unauthorized("the root key is not valid".into()))?;
         if self.workspace_disabled(&root.workspace_id) {
             return Err(Error::Forbidden("workspace is disabled".into()));
         }

@@ -7,7 +7,7 @@ use super::{Error, Result, RootKey, Unkey};
 use crate::domain::ids::new_id;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// Shards keep unrelated keys from contending on one lock.
 const SHARDS: usize = 64;
@@ -220,27 +220,37 @@ impl Unkey {
     /// Resolves a namespace by name, creating it when the root key may.
     pub(super) async fn namespace_id(&self, root: &RootKey, name: &str) -> Result<String> {
         let cache_key = (root.workspace_id.clone(), name.to_string());
-        if let Some(id) = self.namespaces.get(&cache_key) {
-            return Ok(String::clone(&id));
-        }
-        let generation = self.namespaces.generation();
-        let id = match self
-            .storage
-            .find_ratelimit_namespace(&root.workspace_id, name)
+        let load = async {
+            match self
+                .storage
+                .find_ratelimit_namespace(&root.workspace_id, name)
+                .await?
+            {
+                Some(id) => Ok(Some(id)),
+                None if root.has("*") || root.has("ratelimit.*.create_namespace") => {
+                    let now = self.now();
+                    let id = self
+                        .storage
+                        .create_ratelimit_namespace(
+                            &new_id("rlns", now),
+                            &root.workspace_id,
+                            name,
+                            now,
+                        )
+                        .await?;
+                    Ok(Some(id))
+                }
+                None => Ok(None),
+            }
+        };
+        match self
+            .namespaces
+            .get_or_load::<_, Error>(&cache_key, load)
             .await?
         {
-            Some(id) => id,
-            None if root.has("*") || root.has("ratelimit.*.create_namespace") => {
-                let now = self.now();
-                self.storage
-                    .create_ratelimit_namespace(&new_id("rlns", now), &root.workspace_id, name, now)
-                    .await?
-            }
-            None => return Err(Error::NotFound(format!("namespace {name} not found"))),
-        };
-        self.namespaces
-            .insert(cache_key, Arc::new(id.clone()), generation);
-        Ok(id)
+            Some(id) => Ok(String::clone(&id)),
+            None => Err(Error::NotFound(format!("namespace {name} not found"))),
+        }
     }
 }
 

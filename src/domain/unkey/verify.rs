@@ -141,16 +141,8 @@ impl Unkey {
     /// The key with this secret, from the cache or else from storage.
     async fn cached_key(&self, key: &str) -> Result<Option<Arc<CachedKey>>> {
         let hash = secrets::hash(key);
-        if let Some(cached) = self.cache.get(&hash) {
-            return Ok(Some(cached));
-        }
-        let generation = self.cache.generation();
-        let Some(row) = self.storage.find_key_by_hash(&hash)? else {
-            return Ok(None);
-        };
-        let cached = Arc::new(cached_key_of(row));
-        self.cache.insert(hash, Arc::clone(&cached), generation);
-        Ok(Some(cached))
+        let load = async { Ok(self.storage.find_key_by_hash(&hash)?.map(cached_key_of)) };
+        self.cache.get_or_load(&hash, load).await
     }
 }
 
