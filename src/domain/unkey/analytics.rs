@@ -18,31 +18,33 @@ pub enum Outcome {
     UsageExceeded,
 }
 
+/// Pending counts by day, then by key id (with the key's workspace): a
+/// verify of a key already counted that day allocates nothing.
+type Pending = HashMap<i64, HashMap<String, (String, DailyCounts)>>;
+
 #[derive(Default)]
 pub struct VerificationCounts {
-    pending: Mutex<HashMap<(String, i64), (String, DailyCounts)>>,
+    pending: Mutex<Pending>,
 }
 
 impl VerificationCounts {
     pub fn record(&self, workspace_id: &str, key_id: &str, now: i64, outcome: Outcome) {
-        let day = now.div_euclid(DAY_MS) * DAY_MS;
-        let mut pending = match self.pending.lock() {
+        let mut delta = DailyCounts {
+            day: now.div_euclid(DAY_MS) * DAY_MS,
+            ..Default::default()
+        };
+        match outcome {
+            Outcome::Success => delta.success = 1,
+            Outcome::RateLimited => delta.rate_limited = 1,
+            Outcome::UsageExceeded => delta.usage_exceeded = 1,
+        }
+        add(&mut self.pending(), workspace_id, key_id, &delta);
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        match self.pending.lock() {
             Ok(pending) => pending,
             Err(poisoned) => poisoned.into_inner(),
-        };
-        let (_, counts) = pending.entry((key_id.to_string(), day)).or_insert_with(|| {
-            (
-                workspace_id.to_string(),
-                DailyCounts {
-                    day,
-                    ..Default::default()
-                },
-            )
-        });
-        match outcome {
-            Outcome::Success => counts.success += 1,
-            Outcome::RateLimited => counts.rate_limited += 1,
-            Outcome::UsageExceeded => counts.usage_exceeded += 1,
         }
     }
 
@@ -50,20 +52,16 @@ impl VerificationCounts {
     /// shared with the verify path's spends, which must not wait behind
     /// thousands of counters. On failure the unwritten counts are put back.
     pub async fn flush(&self, storage: &Storage) -> Result<(), StorageError> {
-        let mut batch: Vec<CountsDelta> = {
-            let mut pending = match self.pending.lock() {
-                Ok(pending) => pending,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            pending
-                .drain()
-                .map(|((key_id, _), (workspace_id, counts))| CountsDelta {
-                    key_id,
-                    workspace_id,
-                    counts,
-                })
-                .collect()
-        };
+        let mut batch: Vec<CountsDelta> = self
+            .pending()
+            .drain()
+            .flat_map(|(_, keys)| keys)
+            .map(|(key_id, (workspace_id, counts))| CountsDelta {
+                key_id,
+                workspace_id,
+                counts,
+            })
+            .collect();
         // In key order, so that each chunk updates neighbouring rows: fewer
         // pages to write.
         batch.sort_unstable_by(|a, b| (&a.key_id, a.counts.day).cmp(&(&b.key_id, b.counts.day)));
@@ -81,25 +79,69 @@ impl VerificationCounts {
 
     /// Returns unwritten counts to the tally, for the next flush.
     fn put_back(&self, deltas: impl Iterator<Item = CountsDelta>) {
-        let mut pending = match self.pending.lock() {
-            Ok(pending) => pending,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut pending = self.pending();
         for delta in deltas {
-            let (_, counts) = pending
-                .entry((delta.key_id, delta.counts.day))
-                .or_insert_with(|| {
-                    (
-                        delta.workspace_id,
-                        DailyCounts {
-                            day: delta.counts.day,
-                            ..Default::default()
-                        },
-                    )
-                });
-            counts.success += delta.counts.success;
-            counts.rate_limited += delta.counts.rate_limited;
-            counts.usage_exceeded += delta.counts.usage_exceeded;
+            add(
+                &mut pending,
+                &delta.workspace_id,
+                &delta.key_id,
+                &delta.counts,
+            );
         }
+    }
+}
+
+/// Adds `delta` to a key's counts of `delta.day`.
+fn add(pending: &mut Pending, workspace_id: &str, key_id: &str, delta: &DailyCounts) {
+    let keys = pending.entry(delta.day).or_default();
+    if !keys.contains_key(key_id) {
+        let zero = DailyCounts {
+            day: delta.day,
+            ..Default::default()
+        };
+        keys.insert(key_id.to_string(), (workspace_id.to_string(), zero));
+    }
+    if let Some((_, counts)) = keys.get_mut(key_id) {
+        counts.success += delta.success;
+        counts.rate_limited += delta.rate_limited;
+        counts.usage_exceeded += delta.usage_exceeded;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_up_per_key_and_day_and_put_back_merges() {
+        let counts = VerificationCounts::default();
+        counts.record("ws", "k1", 10, Outcome::Success);
+        counts.record("ws", "k1", 20, Outcome::RateLimited);
+        counts.record("ws", "k1", DAY_MS + 1, Outcome::UsageExceeded);
+        counts.record("ws", "k2", 30, Outcome::Success);
+        // A failed flush returns what it took; it adds to what came since.
+        counts.put_back(std::iter::once(CountsDelta {
+            key_id: "k1".into(),
+            workspace_id: "ws".into(),
+            counts: DailyCounts {
+                day: 0,
+                success: 5,
+                ..Default::default()
+            },
+        }));
+        let pending = counts.pending();
+        let day = |day: i64, key: &str| pending[&day][key].1.clone();
+        assert_eq!(
+            day(0, "k1"),
+            DailyCounts {
+                day: 0,
+                success: 6,
+                rate_limited: 1,
+                usage_exceeded: 0
+            }
+        );
+        assert_eq!(day(DAY_MS, "k1").usage_exceeded, 1);
+        assert_eq!(day(0, "k2").success, 1);
+        assert_eq!(pending[&0]["k2"].0, "ws");
     }
 }
