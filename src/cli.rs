@@ -3,11 +3,12 @@
 use crate::domain::admin::{self, Bootstrap, IssuedAccessKey, IssuedRootKey};
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::sinch::Settings as SinchSettings;
-use crate::server::{self, ServerConfig};
+use crate::server::{self, Limits, ServerConfig};
 use crate::storage::Storage;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -85,6 +86,27 @@ pub struct ServeArgs {
     /// How many access keys a Sinch project may have.
     #[arg(long, env = "KEYWARD_MAX_ACCESS_KEYS_PER_PROJECT", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..))]
     pub max_access_keys_per_project: i64,
+    /// Keep the token signing key in this file (base64; created if missing)
+    /// instead of in the database.
+    #[arg(long, env = "KEYWARD_TOKEN_SIGNING_KEY_FILE")]
+    pub token_signing_key_file: Option<std::path::PathBuf>,
+    /// Seconds a client has to send a request's head, and then its body; a
+    /// connection that sends nothing is closed after this.
+    #[arg(long, env = "KEYWARD_REQUEST_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_secs: u64,
+    /// Seconds a connection with no request in flight stays open.
+    #[arg(long, env = "KEYWARD_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+    /// Seconds requests in flight get to finish after SIGTERM or SIGINT.
+    #[arg(long, env = "KEYWARD_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
+    pub shutdown_timeout_secs: u64,
+    /// Open connections allowed at once [default: the open-file limit, raised
+    /// to its hard limit, less 100].
+    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// `ratelimits.limit` counters kept at most; past it the oldest go.
+    #[arg(long, env = "KEYWARD_MAX_RATELIMIT_ENTRIES", default_value_t = crate::domain::unkey::DEFAULT_MAX_RATELIMIT_ENTRIES)]
+    pub max_ratelimit_entries: usize,
     #[command(flatten)]
     pub output: Output,
 }
@@ -206,6 +228,16 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
         sinch: SinchSettings {
             token_lifetime_secs: args.token_lifetime_secs,
             max_access_keys_per_project: args.max_access_keys_per_project,
+        },
+        token_signing_key_file: args.token_signing_key_file,
+        limits: Limits {
+            request_timeout: Duration::from_secs(args.request_timeout_secs),
+            idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout_secs),
+            max_connections: args
+                .max_connections
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            max_ratelimit_entries: args.max_ratelimit_entries,
         },
     };
     let running = server::start(config, Arc::new(SystemClock)).await?;

@@ -16,10 +16,49 @@ use dropshot::{
 };
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Request bodies above this size are refused with a 400 in the API's shape.
 pub const REQUEST_BODY_MAX_BYTES: usize = 64 * 1024;
+
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// File descriptors kept back from connections when their cap is derived
+/// from the open-file limit: the database's connections (each holds the
+/// database and its log), the listener, the logs and the runtime.
+const RESERVED_FILES: usize = 100;
+
+/// What a server allows its clients, and how long it waits for them.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A request's head must arrive within this of its first byte (or of
+    /// the connection, for the first request), and its body within this of
+    /// the handler asking for it.
+    pub request_timeout: Duration,
+    /// A connection with no request in flight is closed after this.
+    pub idle_timeout: Duration,
+    /// How long requests in flight may finish after SIGTERM.
+    pub shutdown_timeout: Duration,
+    /// At most this many open connections; `None`: the open-file limit less
+    /// [`RESERVED_FILES`].
+    pub max_connections: Option<usize>,
+    /// How many `ratelimits.limit` counters are kept at most.
+    pub max_ratelimit_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            idle_timeout: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(10),
+            max_connections: None,
+            max_ratelimit_entries: crate::domain::unkey::DEFAULT_MAX_RATELIMIT_ENTRIES,
+        }
+    }
+}
 
 /// What every handler can reach through `rqctx.context()`.
 #[derive(Debug)]
@@ -29,6 +68,8 @@ pub struct ServerState {
     pub storage: Storage,
     pub unkey: Arc<Unkey>,
     pub sinch: Sinch,
+    /// How long a request body may take to arrive (see [`Limits`]).
+    pub request_timeout: Duration,
     specs: ServedSpecs,
 }
 
@@ -49,12 +90,17 @@ pub struct ServerConfig {
     pub bootstrap_access_key: Option<(String, String)>,
     pub log_level: ConfigLoggingLevel,
     pub sinch: SinchSettings,
+    /// Where the token signing key is kept, instead of the database.
+    pub token_signing_key_file: Option<PathBuf>,
+    pub limits: Limits,
 }
 
 /// A started server.
 pub struct RunningServer {
     pub server: HttpServer<ServerState>,
     background: tokio::task::JoinHandle<()>,
+    log: slog::Logger,
+    shutdown_timeout: Duration,
     /// What the start created on an empty database, secrets included.
     pub bootstrap: Option<Bootstrap>,
 }
@@ -64,12 +110,21 @@ impl RunningServer {
         self.server.local_addr()
     }
 
-    /// Stops accepting connections, lets requests in flight finish, then
-    /// closes the database.
+    /// Stops accepting connections, gives requests in flight the shutdown
+    /// timeout to finish and closes what is left, then writes the pending
+    /// counts and closes the database.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let state = self.server.app_private();
         let (storage, unkey) = (state.storage.clone(), Arc::clone(&state.unkey));
-        self.server.close().await.map_err(anyhow::Error::msg)?;
+        match tokio::time::timeout(self.shutdown_timeout, self.server.close()).await {
+            Ok(closed) => closed.map_err(anyhow::Error::msg)?,
+            // What is left is cut off when the process exits.
+            Err(_) => slog::warn!(
+                self.log,
+                "requests still in flight after the shutdown timeout are cut off";
+                "shutdown_timeout_secs" => self.shutdown_timeout.as_secs_f64()
+            ),
+        }
         self.background.abort();
         unkey
             .flush()
@@ -95,6 +150,9 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     let storage = Storage::open(&config.database_url)
         .await
         .with_context(|| format!("opening the database {}", config.database_url))?;
+    if let Some(warning) = storage.permission_warning() {
+        slog::warn!(log, "{warning}");
+    }
     let bootstrap = admin::bootstrap(
         &storage,
         clock.now_ms(),
@@ -104,28 +162,70 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     .await
     .context("bootstrapping the empty database")?;
 
-    let unkey = Arc::new(Unkey::new(storage.clone(), Arc::clone(&clock)).await?);
+    let limits = config.limits;
+    let unkey = Arc::new(
+        Unkey::new(
+            storage.clone(),
+            Arc::clone(&clock),
+            limits.max_ratelimit_entries,
+        )
+        .await?,
+    );
     let background = unkey.spawn_background(log.new(slog::o!("component" => "background")));
-    let sinch = Sinch::new(storage.clone(), clock, config.sinch).await?;
+    let signing_key = match &config.token_signing_key_file {
+        Some(path) => {
+            let (key, warning) = crate::domain::sinch::tokens::signing_key_from_file(path)?;
+            if let Some(warning) = warning {
+                slog::warn!(log, "{warning}");
+            }
+            Some(key)
+        }
+        None => None,
+    };
+    let sinch = Sinch::new(storage.clone(), clock, config.sinch, signing_key).await?;
     let state = ServerState {
         storage,
         unkey,
         sinch,
+        request_timeout: limits.request_timeout,
         specs: served_specs()?,
     };
-    let server = ServerBuilder::new(api_description()?, state, log)
+    let connections_fit = raise_file_limit().saturating_sub(RESERVED_FILES).max(1);
+    let max_connections = limits.max_connections.unwrap_or(connections_fit);
+    if max_connections > connections_fit {
+        slog::warn!(log, "--max-connections is above what the open-file limit leaves room for";
+            "max_connections" => max_connections, "fits" => connections_fit);
+    }
+    let server = ServerBuilder::new(api_description()?, state, log.clone())
         .config(ConfigDropshot {
             bind_address: config.bind,
             default_request_body_max_bytes: REQUEST_BODY_MAX_BYTES,
             ..Default::default()
+        })
+        .connection_limits(dropshot::ConnectionLimits {
+            request_timeout: limits.request_timeout,
+            idle_timeout: limits.idle_timeout,
+            max_connections,
         })
         .start()
         .map_err(|e| anyhow::anyhow!("starting the HTTP server on {}: {e}", config.bind))?;
     Ok(RunningServer {
         server,
         background,
+        log,
+        shutdown_timeout: limits.shutdown_timeout,
         bootstrap,
     })
+}
+
+/// Raises the soft open-file limit to the hard one, so that connections are
+/// capped by `--max-connections` rather than by a refused `accept`. Returns
+/// the limit in force.
+fn raise_file_limit() -> usize {
+    let limit = rlimit::increase_nofile_limit(u64::MAX)
+        .or_else(|_| rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft))
+        .unwrap_or(1024);
+    usize::try_from(limit).unwrap_or(usize::MAX)
 }
 
 /// Both APIs in one description, plus the served specs.

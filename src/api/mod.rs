@@ -50,7 +50,7 @@ use async_trait::async_trait;
 use dropshot::{
     ApiEndpointBodyContentType, ApiEndpointResponse, ClientErrorStatusCode, ExclusiveExtractor,
     ExtractorMetadata, HttpError, HttpResponse, HttpResponseOk, Path, Query, RequestContext,
-    ServerContext, SharedExtractor, TypedBody,
+    ServerContext, SharedExtractor, TypedBody, UntypedBody,
 };
 use http::{HeaderMap, StatusCode};
 use schemars::JsonSchema;
@@ -194,19 +194,95 @@ pub fn authorization<C: ServerContext>(rqctx: &RequestContext<C>) -> Option<&str
 /// The status a request that dropshot rejected is answered with. Everything
 /// it rejects while parsing (malformed JSON, a wrong content type, a missing
 /// parameter, an oversized body) is the client's fault, which both specs
-/// document as 400; a wrong method keeps its 405.
+/// document as 400; a wrong method keeps its 405, and a body that did not
+/// arrive in time its 408.
 pub fn client_visible_status(error: &HttpError) -> StatusCode {
     let status = error.status_code.as_status();
     match status.as_u16() {
-        405 => status,
+        405 | 408 => status,
         s if (400..500).contains(&s) => StatusCode::BAD_REQUEST,
         _ => status,
     }
 }
 
+/// What a client is told when the database stayed busy past its timeout.
+pub const BUSY_MESSAGE: &str =
+    "the database is busy: another writer held it for too long; retry the request";
+
+/// `Retry-After` for an answer that a retry will likely fix, in seconds.
+pub static RETRY_AFTER: http::HeaderValue = http::HeaderValue::from_static("1");
+
+/// How much of a value from the request an error message repeats.
+const ECHO_MAX_CHARS: usize = 64;
+
+/// An error message with every long word cut to [`ECHO_MAX_CHARS`] and an
+/// ellipsis: messages name the values they refuse, and those come from the
+/// client, at any length. Every API's error type builds its message here.
+pub fn shorten_echoes(message: String) -> String {
+    if message
+        .split_whitespace()
+        .all(|w| w.len() <= ECHO_MAX_CHARS)
+    {
+        return message;
+    }
+    let mut short = String::with_capacity(message.len().min(1024));
+    let mut rest = message.as_str();
+    while let Some(start) = rest.find(|c: char| !c.is_whitespace()) {
+        short.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..end];
+        match word.char_indices().nth(ECHO_MAX_CHARS) {
+            Some((cut, _)) => {
+                short.push_str(&word[..cut]);
+                short.push('…');
+            }
+            None => short.push_str(word),
+        }
+        rest = &rest[end..];
+    }
+    short.push_str(rest);
+    short
+}
+
+/// The body timeout of the server behind `rqctx`. Extractors are generic over
+/// the server context, so they find keyward's own through `Any`.
+fn body_timeout<C: ServerContext>(rqctx: &RequestContext<C>) -> std::time::Duration {
+    let context: &dyn std::any::Any = rqctx.context();
+    context
+        .downcast_ref::<crate::server::ServerState>()
+        .map_or(crate::server::DEFAULT_REQUEST_TIMEOUT, |state| {
+            state.request_timeout
+        })
+}
+
+/// Reads a request body within the server's request timeout; a client that
+/// stops half-way gets a 408 in its API's shape, and the connection closes.
+pub async fn body_within_timeout<C: ServerContext, T>(
+    rqctx: &RequestContext<C>,
+    read: impl std::future::Future<Output = Result<T, HttpError>>,
+) -> Result<T, HttpError> {
+    let timeout = body_timeout(rqctx);
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or_else(|_| {
+            Err(HttpError::for_client_error(
+                None,
+                ClientErrorStatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    timeout.as_secs_f64()
+                ),
+            ))
+        })
+}
+
 /// A JSON (or form) request body: dropshot's [`TypedBody`], but a body that
 /// does not parse is kept for the handler to answer.
 pub struct Body<T>(Result<T, HttpError>);
+
+/// A body read as bytes: dropshot's [`UntypedBody`], within the timeout.
+pub struct RawBody(Result<UntypedBody, HttpError>);
 
 /// Query parameters: dropshot's [`Query`], keeping a parse failure.
 pub struct QueryParams<T>(Result<T, HttpError>);
@@ -226,14 +302,36 @@ macro_rules! parsed_accessors {
 }
 parsed_accessors!(Body, QueryParams, PathParams);
 
+impl RawBody {
+    pub fn parsed(self) -> Result<UntypedBody, HttpError> {
+        self.0
+    }
+}
+
+#[async_trait]
+impl ExclusiveExtractor for RawBody {
+    async fn from_request<C: ServerContext>(
+        rqctx: &RequestContext<C>,
+        request: hyper::Request<dropshot::Body>,
+    ) -> Result<Self, HttpError> {
+        let read = UntypedBody::from_request(rqctx, request);
+        Ok(RawBody(body_within_timeout(rqctx, read).await))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <UntypedBody as ExclusiveExtractor>::metadata(content_type)
+    }
+}
+
 #[async_trait]
 impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> ExclusiveExtractor for Body<T> {
     async fn from_request<C: ServerContext>(
         rqctx: &RequestContext<C>,
         request: hyper::Request<dropshot::Body>,
     ) -> Result<Self, HttpError> {
+        let read = TypedBody::<T>::from_request(rqctx, request);
         Ok(Body(
-            TypedBody::<T>::from_request(rqctx, request)
+            body_within_timeout(rqctx, read)
                 .await
                 .map(TypedBody::into_inner),
         ))

@@ -10,7 +10,7 @@ use crate::domain::sinch::tokens::{TokenError, TokenRequest};
 use crate::server::ServerState;
 use dropshot::{
     ApiDescription, ApiDescriptionRegisterError, ApiEndpoint, ApiEndpointVersions, HttpError,
-    RequestContext, UntypedBody,
+    RequestContext,
 };
 use http::{HeaderMap, HeaderValue, StatusCode};
 use schemars::JsonSchema;
@@ -45,6 +45,7 @@ pub struct OAuthError {
     code: &'static str,
     description: String,
     internal: Option<String>,
+    retry_later: bool,
 }
 
 impl OAuthError {
@@ -52,8 +53,9 @@ impl OAuthError {
         OAuthError {
             status,
             code,
-            description: description.into(),
+            description: crate::api::shorten_echoes(description.into()),
             internal: None,
+            retry_later: false,
         }
     }
 
@@ -85,6 +87,15 @@ impl From<TokenError> for OAuthError {
             TokenError::UnsupportedGrantType(message) => {
                 OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", message)
             }
+            TokenError::Storage(e) if e.is_busy() => OAuthError {
+                internal: Some(e.to_string()),
+                retry_later: true,
+                ..OAuthError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    crate::api::BUSY_MESSAGE,
+                )
+            },
             TokenError::Storage(e) => OAuthError {
                 internal: Some(e.to_string()),
                 ..OAuthError::new(
@@ -128,6 +139,9 @@ fn no_store() -> HeaderMap {
 impl ApiError for OAuthError {
     fn into_reply<T>(self, _request_id: &RequestId) -> Reply<T> {
         let mut headers = no_store();
+        if self.retry_later {
+            headers.insert(http::header::RETRY_AFTER, crate::api::RETRY_AFTER.clone());
+        }
         if self.code == "invalid_client" {
             headers.insert(
                 http::header::WWW_AUTHENTICATE,
@@ -144,9 +158,10 @@ impl ApiError for OAuthError {
 
 async fn token(
     rqctx: RequestContext<ServerState>,
-    body: UntypedBody,
+    body: crate::api::RawBody,
 ) -> Result<Reply<TokenResponse>, OAuthError> {
     answer(&rqctx, async {
+        let body = body.parsed()?;
         let headers = rqctx.request.headers();
         let content_type = headers
             .get(http::header::CONTENT_TYPE)

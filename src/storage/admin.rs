@@ -53,7 +53,7 @@ impl Storage {
     }
 
     pub async fn create_root_key(&self, key: &NewRootKey<'_>) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO root_keys (id, workspace_id, hash, start, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(key.id)
             .bind(key.workspace_id)
@@ -84,7 +84,7 @@ impl Storage {
         created_at: i64,
         new_id: impl Fn() -> String,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(
             "INSERT INTO roles (id, workspace_id, name, created_at) VALUES (?, ?, ?, ?)",
         )

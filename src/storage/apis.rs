@@ -47,7 +47,7 @@ impl Storage {
         api_id: &str,
         now_ms: i64,
     ) -> Result<Option<Vec<Vec<u8>>>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let deleted = sqlx::query(
             "UPDATE apis SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL",
         )

@@ -118,7 +118,7 @@ impl KeyLookup {
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        connection.busy_timeout(super::BUSY_TIMEOUT)?;
         // 16 MiB of page cache (SQLite's default is 2 MiB), enough to keep
         // the inner pages of the keys table and its hash index: a lookup then
         // reads only leaf pages.

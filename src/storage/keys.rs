@@ -174,7 +174,7 @@ impl Storage {
             insert_key_row(&self.writer, key).await?;
             return Ok(InsertKey::Inserted);
         }
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut role_ids = Vec::with_capacity(key.roles.len());
         let mut missing = Vec::new();
         for name in key.roles {
@@ -207,7 +207,7 @@ impl Storage {
     /// Inserts many keys without roles in one transaction: the bulk path for
     /// seeding benchmarks.
     pub async fn insert_keys(&self, keys: &[NewKey<'_>]) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         for chunk in keys.chunks(500) {
             let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO keys (id, workspace_id, api_id, hash, start, enabled, created_at, remaining) ",

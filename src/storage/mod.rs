@@ -33,23 +33,68 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Conflict(String),
     /// The verify path's key lookup failed (see `key_lookup`).
     #[error("database error: {0}")]
-    Lookup(#[from] rusqlite::Error),
+    Lookup(rusqlite::Error),
     /// Storage could not do the work, e.g. a group commit failed.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// Another connection (often another process) held the write lock for
+    /// longer than the busy timeout. Retrying later will likely succeed.
+    #[error("the database is busy: another writer held it for more than {} s", BUSY_TIMEOUT.as_secs())]
+    Busy,
+}
+
+/// How long a statement waits for another writer before it gives up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// SQLite's primary result codes for a lock held elsewhere: BUSY and
+/// LOCKED (the extended codes, such as BUSY_SNAPSHOT, share the low byte).
+fn is_busy_code(code: i64) -> bool {
+    matches!(code & 0xff, 5 | 6)
 }
 
 impl StorageError {
+    /// Sorts a driver error: a busy database is [`StorageError::Busy`].
+    fn classify(self) -> StorageError {
+        let busy = match &self {
+            StorageError::Database(sqlx::Error::Database(e)) => e
+                .code()
+                .and_then(|code| code.parse::<i64>().ok())
+                .is_some_and(is_busy_code),
+            StorageError::Lookup(rusqlite::Error::SqliteFailure(e, _)) => {
+                is_busy_code(i64::from(e.extended_code))
+            }
+            _ => false,
+        };
+        if busy { StorageError::Busy } else { self }
+    }
+
+    /// Whether retrying later is the right answer to this error.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StorageError::Busy)
+    }
+
     /// Whether the error is a UNIQUE constraint violation.
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StorageError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+impl From<sqlx::Error> for StorageError {
+    fn from(error: sqlx::Error) -> StorageError {
+        StorageError::Database(error).classify()
+    }
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(error: rusqlite::Error) -> StorageError {
+        StorageError::Lookup(error).classify()
     }
 }
 
@@ -69,6 +114,8 @@ pub struct Storage {
     checkpointer: SqlitePool,
     spends: spends::SpendQueue,
     key_lookup: std::sync::Arc<key_lookup::KeyLookup>,
+    /// Set when the database file is readable by others than its owner.
+    permission_warning: Option<std::sync::Arc<str>>,
 }
 
 impl Storage {
@@ -81,7 +128,9 @@ impl Storage {
             // A success is reported only once its write is durable.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(BUSY_TIMEOUT);
+        let permission_warning = protect_database_file(options.get_filename())
+            .map_err(|e| StorageError::Unavailable(format!("creating the database file: {e}")))?;
         // No ping before each acquire: an embedded connection does not go
         // stale, and the ping is a second round trip to the connection's
         // worker thread on every query.
@@ -123,7 +172,14 @@ impl Storage {
             checkpointer,
             spends,
             key_lookup: std::sync::Arc::new(key_lookup),
+            permission_warning: permission_warning.map(Into::into),
         })
+    }
+
+    /// A warning for the operator when the database file can be read by
+    /// others: it holds the token signing key.
+    pub fn permission_warning(&self) -> Option<&str> {
+        self.permission_warning.as_deref()
     }
 
     /// Flushes and closes every connection.
@@ -134,6 +190,35 @@ impl Storage {
         self.pool.close().await;
         self.checkpointer.close().await;
         self.writer.close().await;
+    }
+}
+
+/// Creates the database file readable and writable by its owner only
+/// (SQLite gives its `-wal` and `-shm` files the same mode), or, for a file
+/// that exists, returns a warning when others may read it.
+fn protect_database_file(path: &std::path::Path) -> std::io::Result<Option<String>> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
+        return Ok(None);
+    }
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+            Ok((mode & 0o077 != 0).then(|| {
+                format!(
+                    "{} has mode {mode:o}: other users can read key hashes and the token signing key; \
+                     run chmod 600 on it (and its -wal and -shm files)",
+                    path.display()
+                )
+            }))
+        }
+        Err(e) => Err(e),
     }
 }
 

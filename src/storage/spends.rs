@@ -78,9 +78,12 @@ async fn run(writer: SqlitePool, mut requests: mpsc::Receiver<SpendRequest>) {
             Err(error) => {
                 let message = error.to_string();
                 for request in group.drain(..) {
-                    let _ = request
-                        .reply
-                        .send(Err(StorageError::Unavailable(message.clone())));
+                    let error = if error.is_busy() {
+                        StorageError::Busy
+                    } else {
+                        StorageError::Unavailable(message.clone())
+                    };
+                    let _ = request.reply.send(Err(error));
                 }
             }
         }

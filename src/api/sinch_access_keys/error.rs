@@ -18,6 +18,8 @@ pub struct Error {
     challenge: Option<String>,
     /// What only the log may see of a server-side failure.
     internal: Option<String>,
+    /// Whether the client should retry later (a busy database).
+    retry_later: bool,
 }
 
 impl Error {
@@ -25,9 +27,10 @@ impl Error {
         Error {
             status,
             canonical: canonical_status(status),
-            message: message.into(),
+            message: crate::api::shorten_echoes(message.into()),
             challenge: None,
             internal: None,
+            retry_later: false,
         }
     }
 
@@ -77,6 +80,7 @@ fn canonical_status(status: StatusCode) -> &'static str {
         404 => "NOT_FOUND",
         // grpc-gateway, which serves the real API, names a wrong method so.
         405 | 501 => "UNIMPLEMENTED",
+        408 => "DEADLINE_EXCEEDED",
         409 => "ALREADY_EXISTS",
         503 => "UNAVAILABLE",
         _ => "INTERNAL_ERROR",
@@ -111,6 +115,9 @@ impl ApiError for Error {
         {
             headers.insert(http::header::WWW_AUTHENTICATE, value);
         }
+        if self.retry_later {
+            headers.insert(http::header::RETRY_AFTER, crate::api::RETRY_AFTER.clone());
+        }
         Reply::json(self.status, &self.body(), headers)
     }
 }
@@ -144,10 +151,16 @@ impl From<crate::domain::sinch::Error> for Error {
 
 impl From<crate::storage::StorageError> for Error {
     // The client learns only that it failed; the log line gets the cause.
+    // A busy database is the documented 503 UNAVAILABLE: retry later.
     fn from(error: crate::storage::StorageError) -> Error {
+        let (status, message) = match error.is_busy() {
+            true => (StatusCode::SERVICE_UNAVAILABLE, crate::api::BUSY_MESSAGE),
+            false => (StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
+        };
         Error {
             internal: Some(error.to_string()),
-            ..Error::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+            retry_later: error.is_busy(),
+            ..Error::new(status, message)
         }
     }
 }

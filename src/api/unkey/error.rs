@@ -17,14 +17,17 @@ pub struct Error {
     message: String,
     /// What only the log may see of a server-side failure.
     internal: Option<String>,
+    /// Whether the client should retry later (a busy database).
+    retry_later: bool,
 }
 
 impl Error {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Error {
         Error {
             status,
-            message: message.into(),
+            message: crate::api::shorten_echoes(message.into()),
             internal: None,
+            retry_later: false,
         }
     }
 
@@ -61,6 +64,7 @@ fn code_for(status: StatusCode) -> &'static str {
         403 => "FORBIDDEN",
         404 => "NOT_FOUND",
         405 => "METHOD_NOT_ALLOWED",
+        408 => "REQUEST_TIMEOUT",
         409 => "CONFLICT",
         429 => "TOO_MANY_REQUESTS",
         501 => "NOT_IMPLEMENTED",
@@ -88,11 +92,11 @@ struct ErrorDetails {
 
 impl ApiError for Error {
     fn into_reply<T>(self, request_id: &RequestId) -> Reply<T> {
-        Reply::json(
-            self.status,
-            &self.body(request_id),
-            Error::success_headers(request_id),
-        )
+        let mut headers = Error::success_headers(request_id);
+        if self.retry_later {
+            headers.insert(http::header::RETRY_AFTER, crate::api::RETRY_AFTER.clone());
+        }
+        Reply::json(self.status, &self.body(request_id), headers)
     }
 
     /// Every Unkey response names its request in `Unkey-Request-Id`.
@@ -121,9 +125,14 @@ impl From<crate::domain::unkey::Error> for Error {
 impl From<crate::storage::StorageError> for Error {
     // The client learns only that it failed; the log line gets the cause.
     fn from(error: crate::storage::StorageError) -> Error {
+        let (message, retry_later) = match error.is_busy() {
+            true => (crate::api::BUSY_MESSAGE, true),
+            false => ("internal server error", false),
+        };
         Error {
             internal: Some(error.to_string()),
-            ..Error::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+            retry_later,
+            ..Error::new(StatusCode::INTERNAL_SERVER_ERROR, message)
         }
     }
 }

@@ -60,13 +60,24 @@ impl std::fmt::Debug for Sinch {
 }
 
 impl Sinch {
-    /// Loads the token signing key, making it on first start.
-    pub async fn new(storage: Storage, clock: Arc<dyn Clock>, settings: Settings) -> Result<Sinch> {
-        let mut candidate = [0u8; 32];
-        rand::rng().fill_bytes(&mut candidate);
-        let secret = storage
-            .token_signing_key(&candidate, clock.now_ms())
-            .await?;
+    /// With `signing_key` (from `--token-signing-key-file`), or else with the
+    /// key kept in the database, made on first start.
+    pub async fn new(
+        storage: Storage,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+        signing_key: Option<Vec<u8>>,
+    ) -> Result<Sinch> {
+        let secret = match signing_key {
+            Some(key) => key,
+            None => {
+                let mut candidate = [0u8; 32];
+                rand::rng().fill_bytes(&mut candidate);
+                storage
+                    .token_signing_key(&candidate, clock.now_ms())
+                    .await?
+            }
+        };
         Ok(Sinch {
             storage,
             clock,

@@ -10,6 +10,60 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// How far in the future a token's `iat` may lie: clocks of the nodes that
+/// issue and check a token may differ this much.
+const CLOCK_SKEW_SECS: i64 = 60;
+/// A key file holds at least this many bytes of key.
+const MIN_KEY_BYTES: usize = 32;
+
+/// Reads the token signing key from `path` (standard base64 on one line),
+/// creating the file with a new random key, readable by its owner only,
+/// when it does not exist. The second value warns when others may read it.
+pub fn signing_key_from_file(path: &std::path::Path) -> anyhow::Result<(Vec<u8>, Option<String>)> {
+    use anyhow::Context;
+    use base64::Engine;
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let engine = base64::engine::general_purpose::STANDARD;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut file) => {
+            let mut key = vec![0u8; MIN_KEY_BYTES];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+            writeln!(file, "{}", engine.encode(&key))
+                .with_context(|| format!("writing the token signing key to {}", path.display()))?;
+            Ok((key, None))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the token signing key {}", path.display()))?;
+            let key = engine.decode(text.trim()).with_context(|| {
+                format!("{} must hold the key in base64 on one line", path.display())
+            })?;
+            if key.len() < MIN_KEY_BYTES {
+                anyhow::bail!(
+                    "{} holds {} bytes of key; a signing key needs at least {MIN_KEY_BYTES}",
+                    path.display(),
+                    key.len()
+                );
+            }
+            let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+            let warning = (mode & 0o077 != 0).then(|| {
+                format!(
+                    "{} has mode {mode:o}: other users can read the token signing key; run chmod 600 on it",
+                    path.display()
+                )
+            });
+            Ok((key, warning))
+        }
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
 pub struct SigningKey {
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -143,16 +197,27 @@ impl Sinch {
         Ok(claims)
     }
 
-    /// Checks a token's signature and reads its claims.
+    /// Checks a token's signature and reads its claims. A token that claims
+    /// to live longer than keyward issues them, or to be issued in the
+    /// future, was not issued by keyward: it is refused even when signed.
     fn decode_token(&self, token: &str) -> Result<Claims> {
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is checked by the caller, against keyward's clock.
         validation.validate_exp = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Ok(
-            jsonwebtoken::decode::<Claims>(token, &self.signing_key.decoding, &validation)
-                .map_err(|_| Error::unauthenticated("the token is not valid"))?
-                .claims,
-        )
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.signing_key.decoding, &validation)
+            .map_err(|_| Error::unauthenticated("the token is not valid"))?
+            .claims;
+        if claims.exp.saturating_sub(claims.iat) > self.settings.token_lifetime_secs {
+            return Err(Error::unauthenticated(
+                "the token is not valid: it lives longer than tokens are issued for",
+            ));
+        }
+        if claims.iat > self.now().div_euclid(1000) + CLOCK_SKEW_SECS {
+            return Err(Error::unauthenticated(
+                "the token is not valid: it is issued in the future",
+            ));
+        }
+        Ok(claims)
     }
 }

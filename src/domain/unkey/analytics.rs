@@ -1,6 +1,7 @@
 //! Verification counts per key and UTC day. The verify path only adds to an
-//! in-memory tally; a background task writes it out at least every second,
-//! and shutdown writes the rest.
+//! in-memory tally; a background task writes it out every 10 seconds, or
+//! sooner when it holds [`FLUSH_EARLY_AT`] counters, and shutdown writes the
+//! rest. The tally never holds more than [`MAX_PENDING`] counters.
 
 use crate::storage::{CountsDelta, DailyCounts, Storage, StorageError};
 use std::collections::HashMap;
@@ -18,13 +19,27 @@ pub enum Outcome {
     UsageExceeded,
 }
 
+/// Pending counters past which a flush starts at once.
+pub const FLUSH_EARLY_AT: usize = 100_000;
+/// Pending counters past which new ones are dropped, until a flush succeeds:
+/// a database that stays unwritable must not cost unbounded memory.
+pub const MAX_PENDING: usize = 1_000_000;
+
 /// Pending counts by day, then by key id (with the key's workspace): a
 /// verify of a key already counted that day allocates nothing.
-type Pending = HashMap<i64, HashMap<String, (String, DailyCounts)>>;
+#[derive(Default)]
+struct Pending {
+    by_day: HashMap<i64, HashMap<String, (String, DailyCounts)>>,
+    /// Counters held, over all days.
+    len: usize,
+    /// Counts dropped because the tally was full.
+    dropped: u64,
+}
 
 #[derive(Default)]
 pub struct VerificationCounts {
     pending: Mutex<Pending>,
+    flush_wanted: tokio::sync::Notify,
 }
 
 impl VerificationCounts {
@@ -38,7 +53,24 @@ impl VerificationCounts {
             Outcome::RateLimited => delta.rate_limited = 1,
             Outcome::UsageExceeded => delta.usage_exceeded = 1,
         }
-        add(&mut self.pending(), workspace_id, key_id, &delta);
+        let len = {
+            let mut pending = self.pending();
+            add(&mut pending, workspace_id, key_id, &delta);
+            pending.len
+        };
+        if len >= FLUSH_EARLY_AT {
+            self.flush_wanted.notify_one();
+        }
+    }
+
+    /// Resolves when the tally has grown enough to be written before its time.
+    pub async fn flush_wanted(&self) {
+        self.flush_wanted.notified().await
+    }
+
+    /// Takes the count of counters dropped since the last call.
+    pub fn take_dropped(&self) -> u64 {
+        std::mem::take(&mut self.pending().dropped)
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
@@ -52,9 +84,13 @@ impl VerificationCounts {
     /// shared with the verify path's spends, which must not wait behind
     /// thousands of counters. On failure the unwritten counts are put back.
     pub async fn flush(&self, storage: &Storage) -> Result<(), StorageError> {
-        let mut batch: Vec<CountsDelta> = self
-            .pending()
-            .drain()
+        let drained = {
+            let mut pending = self.pending();
+            pending.len = 0;
+            std::mem::take(&mut pending.by_day)
+        };
+        let mut batch: Vec<CountsDelta> = drained
+            .into_iter()
             .flat_map(|(_, keys)| keys)
             .map(|(key_id, (workspace_id, counts))| CountsDelta {
                 key_id,
@@ -91,10 +127,17 @@ impl VerificationCounts {
     }
 }
 
-/// Adds `delta` to a key's counts of `delta.day`.
+/// Adds `delta` to a key's counts of `delta.day`, unless that needs a new
+/// counter and the tally is full.
 fn add(pending: &mut Pending, workspace_id: &str, key_id: &str, delta: &DailyCounts) {
-    let keys = pending.entry(delta.day).or_default();
+    let full = pending.len >= MAX_PENDING;
+    let keys = pending.by_day.entry(delta.day).or_default();
     if !keys.contains_key(key_id) {
+        if full {
+            pending.dropped += 1;
+            return;
+        }
+        pending.len += 1;
         let zero = DailyCounts {
             day: delta.day,
             ..Default::default()
@@ -130,7 +173,7 @@ mod tests {
             },
         }));
         let pending = counts.pending();
-        let day = |day: i64, key: &str| pending[&day][key].1.clone();
+        let day = |day: i64, key: &str| pending.by_day[&day][key].1.clone();
         assert_eq!(
             day(0, "k1"),
             DailyCounts {
@@ -142,6 +185,7 @@ mod tests {
         );
         assert_eq!(day(DAY_MS, "k1").usage_exceeded, 1);
         assert_eq!(day(0, "k2").success, 1);
-        assert_eq!(pending[&0]["k2"].0, "ws");
+        assert_eq!(pending.by_day[&0]["k2"].0, "ws");
+        assert_eq!(pending.len, 3);
     }
 }

@@ -37,6 +37,9 @@ const NAMESPACE_CACHE_CAPACITY: usize = 10_000;
 /// one-second period wrote most pages every second.
 const COUNTS_FLUSH_SECS: u64 = 10;
 const DAY_MS: i64 = 86_400_000;
+/// How many `ratelimits.limit` windows (and per-key buckets) are kept at
+/// most, unless configured: about 130 bytes each.
+pub const DEFAULT_MAX_RATELIMIT_ENTRIES: usize = 1_000_000;
 
 pub struct Unkey {
     storage: Storage,
@@ -64,13 +67,19 @@ impl std::fmt::Debug for Unkey {
 }
 
 impl Unkey {
-    pub async fn new(storage: Storage, clock: Arc<dyn Clock>) -> Result<Unkey> {
+    /// `max_ratelimit_entries` caps the limiters' state (see
+    /// [`ratelimit::FixedWindows::new`]).
+    pub async fn new(
+        storage: Storage,
+        clock: Arc<dyn Clock>,
+        max_ratelimit_entries: usize,
+    ) -> Result<Unkey> {
         let unkey = Unkey {
             storage,
             clock,
             cache: cache::KeyCache::new(KEY_CACHE_CAPACITY),
-            buckets: ratelimit::TokenBuckets::default(),
-            windows: ratelimit::FixedWindows::default(),
+            buckets: ratelimit::TokenBuckets::new(max_ratelimit_entries),
+            windows: ratelimit::FixedWindows::new(max_ratelimit_entries),
             counts: analytics::VerificationCounts::default(),
             disabled_workspaces: RwLock::new(HashSet::new()),
             namespaces: Cache::new(NAMESPACE_CACHE_CAPACITY),
@@ -81,19 +90,29 @@ impl Unkey {
     }
 
     /// Once a second: re-reads disabled workspaces and forgets limiter state
-    /// that no longer matters. Every [`COUNTS_FLUSH_SECS`]: writes out
-    /// verification counts.
+    /// that no longer matters. Every [`COUNTS_FLUSH_SECS`], or as soon as
+    /// the tally is large: writes out verification counts.
     pub fn spawn_background(self: &Arc<Self>, log: slog::Logger) -> tokio::task::JoinHandle<()> {
         let unkey = Arc::clone(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            for second in 1u64.. {
-                tick.tick().await;
-                if second % COUNTS_FLUSH_SECS == 0
-                    && let Err(e) = unkey.counts.flush(&unkey.storage).await
-                {
+            let mut second = 0u64;
+            loop {
+                let flush_now = tokio::select! {
+                    _ = tick.tick() => {
+                        second += 1;
+                        second % COUNTS_FLUSH_SECS == 0
+                    }
+                    () = unkey.counts.flush_wanted() => true,
+                };
+                if flush_now && let Err(e) = unkey.counts.flush(&unkey.storage).await {
                     slog::warn!(log, "writing verification counts failed; will retry"; "error" => %e);
+                }
+                let dropped = unkey.counts.take_dropped();
+                if dropped > 0 {
+                    slog::warn!(log, "verification counts dropped: too many pending while the database could not take them";
+                        "dropped" => dropped);
                 }
                 if let Err(e) = unkey.refresh_disabled_workspaces().await {
                     slog::warn!(log, "reading disabled workspaces failed"; "error" => %e);

@@ -5,28 +5,80 @@ use super::cache::BucketConfig;
 use super::permissions::Query;
 use super::{Error, Result, RootKey, Unkey};
 use crate::domain::ids::new_id;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Mutex;
 
 /// Shards keep unrelated keys from contending on one lock.
 const SHARDS: usize = 64;
 
+/// Limiter state by key, in shards, holding at most a given number of
+/// entries: past it, the oldest entry of the shard is evicted.
 struct Sharded<K, V> {
-    shards: Vec<Mutex<HashMap<K, V>>>,
+    shards: Vec<Mutex<Shard<K, V>>>,
     hasher: RandomState,
+    per_shard: usize,
 }
 
-impl<K: Hash + Eq, V> Default for Sharded<K, V> {
+/// One shard: entries with their insertion number, and the insertion order.
+/// The order may list entries that are gone (swept, or inserted again); an
+/// entry is evicted only when its number matches.
+struct Shard<K, V> {
+    entries: HashMap<K, (u64, V)>,
+    order: VecDeque<(K, u64)>,
+    inserted: u64,
+}
+
+impl<K, V> Default for Shard<K, V> {
     fn default() -> Self {
-        Sharded {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: RandomState::new(),
+        Shard {
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            inserted: 0,
         }
     }
 }
 
-impl<K: Hash + Eq, V> Sharded<K, V> {
+impl<K: Hash + Eq + Clone, V> Shard<K, V> {
+    fn evict_oldest(&mut self) {
+        while let Some((key, number)) = self.order.pop_front() {
+            if self.entries.get(&key).is_some_and(|(n, _)| *n == number) {
+                self.entries.remove(&key);
+                return;
+            }
+        }
+    }
+
+    /// Drops order records of entries that are gone, once they outnumber
+    /// the entries.
+    fn compact(&mut self) {
+        if self.order.len() > 2 * self.entries.len() + 16 {
+            let entries = &self.entries;
+            self.order
+                .retain(|(key, number)| entries.get(key).is_some_and(|(n, _)| n == number));
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> Sharded<K, V> {
+    /// At most `capacity` entries in all.
+    fn new(capacity: usize) -> Self {
+        Sharded {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: RandomState::new(),
+            per_shard: capacity.div_ceil(SHARDS).max(1),
+        }
+    }
+
+    fn shard(&self, key: &K) -> std::sync::MutexGuard<'_, Shard<K, V>> {
+        let shard = (self.hasher.hash_one(key) as usize) % SHARDS;
+        match self.shards[shard].lock() {
+            Ok(shard) => shard,
+            // A panic while holding the lock cannot leave a counter half-written.
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
     /// Runs `f` on the state at `key`, which `fresh` makes when there is
     /// none or when `stale` says the one there no longer applies.
     fn update<R>(
@@ -36,13 +88,20 @@ impl<K: Hash + Eq, V> Sharded<K, V> {
         stale: impl FnOnce(&V) -> bool,
         f: impl FnOnce(&mut V) -> R,
     ) -> R {
-        let shard = (self.hasher.hash_one(&key) as usize) % SHARDS;
-        let mut map = match self.shards[shard].lock() {
-            Ok(map) => map,
-            // A panic while holding the lock cannot leave a counter half-written.
-            Err(poisoned) => poisoned.into_inner(),
+        let mut shard = self.shard(&key);
+        if !shard.entries.contains_key(&key) {
+            if shard.entries.len() >= self.per_shard {
+                shard.evict_oldest();
+            }
+            shard.inserted += 1;
+            let number = shard.inserted;
+            shard.order.push_back((key.clone(), number));
+            shard.entries.insert(key.clone(), (number, fresh()));
+        }
+        let Some((_, state)) = shard.entries.get_mut(&key) else {
+            // Inserted just above, under the same lock.
+            return f(&mut fresh());
         };
-        let state = map.entry(key).or_insert_with(&fresh);
         if stale(state) {
             *state = fresh();
         }
@@ -51,10 +110,19 @@ impl<K: Hash + Eq, V> Sharded<K, V> {
 
     fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
         for shard in &self.shards {
-            if let Ok(mut map) = shard.lock() {
-                map.retain(|_, v| keep(v));
+            if let Ok(mut shard) = shard.lock() {
+                shard.entries.retain(|_, (_, v)| keep(v));
+                shard.compact();
             }
         }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map_or(0, |s| s.entries.len()))
+            .sum()
     }
 }
 
@@ -75,9 +143,17 @@ struct Bucket {
     last_refill: i64,
 }
 
-#[derive(Default)]
 pub struct TokenBuckets {
     buckets: Sharded<String, Bucket>,
+}
+
+impl TokenBuckets {
+    /// At most `capacity` buckets; there is one per rate-limited key in use.
+    pub fn new(capacity: usize) -> TokenBuckets {
+        TokenBuckets {
+            buckets: Sharded::new(capacity),
+        }
+    }
 }
 
 impl TokenBuckets {
@@ -128,12 +204,31 @@ struct Window {
     used: i64,
 }
 
-#[derive(Default)]
+/// Fixed windows by a 128-bit keyed hash of (namespace id, identifier):
+/// identifiers are chosen by callers, at any length, so the counters do not
+/// keep them. The hash keys are random per process, so no caller can aim
+/// for a collision.
 pub struct FixedWindows {
-    windows: Sharded<(String, String), Window>,
+    windows: Sharded<u128, Window>,
+    id_hashers: [RandomState; 2],
 }
 
 impl FixedWindows {
+    /// At most `capacity` windows; past it the oldest are evicted (and an
+    /// evicted identifier starts a fresh window).
+    pub fn new(capacity: usize) -> FixedWindows {
+        FixedWindows {
+            windows: Sharded::new(capacity),
+            id_hashers: [RandomState::new(), RandomState::new()],
+        }
+    }
+
+    fn id(&self, namespace_id: &str, identifier: &str) -> u128 {
+        let [high, low] = &self.id_hashers;
+        let pair = (namespace_id, identifier);
+        (u128::from(high.hash_one(pair)) << 64) | u128::from(low.hash_one(pair))
+    }
+
     /// Counts `cost` against `identifier` in `namespace_id` for the current
     /// window of `duration` ms, aligned to the epoch. A denied request does
     /// not count; changing `limit` or `duration` starts a fresh counter.
@@ -148,7 +243,7 @@ impl FixedWindows {
     ) -> Decision {
         let duration = duration.max(1);
         let window = now.div_euclid(duration);
-        let key = (namespace_id.to_string(), identifier.to_string());
+        let key = self.id(namespace_id, identifier);
         let fresh = || Window {
             limit,
             duration,
@@ -266,7 +361,7 @@ mod tests {
 
     #[test]
     fn a_bucket_empties_then_refills_by_rate_up_to_its_limit() {
-        let buckets = TokenBuckets::default();
+        let buckets = TokenBuckets::new(100);
         let taken: Vec<_> = (0..4).map(|_| buckets.take("k", CONFIG, 10_000)).collect();
         assert_eq!(
             taken.iter().map(|d| d.allowed).collect::<Vec<_>>(),
@@ -288,7 +383,7 @@ mod tests {
 
     #[test]
     fn windows_align_to_the_epoch_and_denials_do_not_count() {
-        let windows = FixedWindows::default();
+        let windows = FixedWindows::new(1000);
         let first = windows.limit("ns", "user", 10, 60_000, 8, 61_000);
         assert_eq!(
             (first.allowed, first.remaining, first.reset),
@@ -305,5 +400,24 @@ mod tests {
             windows.limit("ns", "other", 10, 60_000, 10, 63_000).allowed,
             "identifiers are apart"
         );
+    }
+
+    #[test]
+    fn windows_are_capped_and_the_oldest_go_first() {
+        let windows = FixedWindows::new(SHARDS * 10);
+        for i in 0..10_000 {
+            windows.limit("ns", &format!("id-{i}"), 1, 60_000, 1, 1_000);
+        }
+        assert!(
+            windows.windows.len() <= SHARDS * 10,
+            "{}",
+            windows.windows.len()
+        );
+        // The newest identifier is still counted; the first one was evicted
+        // and starts afresh.
+        assert!(!windows.limit("ns", "id-9999", 1, 60_000, 1, 1_000).allowed);
+        assert!(windows.limit("ns", "id-0", 1, 60_000, 1, 1_000).allowed);
+        windows.sweep(60_000);
+        assert_eq!(windows.windows.len(), 0, "ended windows are dropped");
     }
 }

@@ -46,6 +46,8 @@ impl TestServer {
                 dropshot::ConfigLoggingLevel::Critical
             },
             sinch: Default::default(),
+            token_signing_key_file: None,
+            limits: Default::default(),
         };
         let running = keyward::server::start(config, Arc::clone(&clock) as Arc<dyn Clock>)
             .await
