@@ -70,10 +70,7 @@ fn listening_address(child: &mut std::process::Child) -> String {
             stderr.read_line(&mut line).expect("stderr") > 0,
             "serve exited before listening"
         );
-        if let Some(url) = line
-            .trim()
-            .strip_prefix("keyward: serving the Unkey and Sinch APIs on ")
-        {
+        if let Some(url) = common::process::listening_url(&line) {
             return url.to_string();
         }
     }

@@ -77,6 +77,9 @@ fn every_documented_status_is_covered_or_explained() {
         let explained = exceptions
             .iter()
             .find(|(p, s, _)| *s == status && explains(p, &operation));
+        // A wildcard explains the operations of its API that cannot answer
+        // so; one that can, and is covered, is no contradiction.
+        let explained = explained.filter(|(p, _, _)| !(is_covered && p.ends_with(" *")));
         let mark = match (is_covered, explained) {
             (true, None) => format!("{status} ✓"),
             (true, Some((p, _, _))) => {

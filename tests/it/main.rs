@@ -11,6 +11,7 @@ mod clients;
 mod codegen;
 mod coverage;
 mod errors;
+mod faults;
 mod generated;
 mod sinch;
 mod spec_conformance;

@@ -90,8 +90,8 @@ impl VerificationCounts {
             std::mem::take(&mut pending.by_day)
         };
         let mut batch: Vec<CountsDelta> = drained
-            .into_iter()
-            .flat_map(|(_, keys)| keys)
+            .into_values()
+            .flatten()
             .map(|(key_id, (workspace_id, counts))| CountsDelta {
                 key_id,
                 workspace_id,

@@ -38,8 +38,8 @@ const NAMESPACE_CACHE_CAPACITY: usize = 10_000;
 const COUNTS_FLUSH_SECS: u64 = 10;
 const DAY_MS: i64 = 86_400_000;
 /// How many `ratelimits.limit` windows (and per-key buckets) are kept at
-/// most, unless configured: about 130 bytes each.
-pub const DEFAULT_MAX_RATELIMIT_ENTRIES: usize = 1_000_000;
+/// most, unless configured: about 170 bytes each, so about 85 MB.
+pub const DEFAULT_MAX_RATELIMIT_ENTRIES: usize = 500_000;
 
 pub struct Unkey {
     storage: Storage,
@@ -102,7 +102,7 @@ impl Unkey {
                 let flush_now = tokio::select! {
                     _ = tick.tick() => {
                         second += 1;
-                        second % COUNTS_FLUSH_SECS == 0
+                        second.is_multiple_of(COUNTS_FLUSH_SECS)
                     }
                     () = unkey.counts.flush_wanted() => true,
                 };

@@ -2,6 +2,7 @@
 //! fresh database, and an HTTP helper whose every response is checked
 //! against the spec (see [`spec`]).
 
+pub mod process;
 pub mod spec;
 
 use keyward::domain::clock::{Clock, ManualClock};
@@ -22,7 +23,7 @@ pub struct TestServer {
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
     running: Option<RunningServer>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -57,8 +58,13 @@ impl TestServer {
             clock,
             http: reqwest::Client::new(),
             running: Some(running),
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// The SQLite database file the server runs on.
+    pub fn database_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("keyward.db")
     }
 
     /// The test clock, in unix seconds.

@@ -74,7 +74,7 @@ fn error_envelope(api: Api) -> Value {
             "required": ["error", "error_description"],
             "additionalProperties": false,
             "properties": {
-                "error": { "enum": ["invalid_request", "invalid_client", "unsupported_grant_type", "server_error"] },
+                "error": { "enum": ["invalid_request", "invalid_client", "unsupported_grant_type", "server_error", "temporarily_unavailable"] },
                 "error_description": { "type": "string", "minLength": 1 }
             }
         }),
@@ -127,6 +127,7 @@ fn check_error_code(api: Api, status: u16, body: &Value, what: &str) {
                 403 => "FORBIDDEN",
                 404 => "NOT_FOUND",
                 405 => "METHOD_NOT_ALLOWED",
+                408 => "REQUEST_TIMEOUT",
                 409 => "CONFLICT",
                 429 => "TOO_MANY_REQUESTS",
                 501 => "NOT_IMPLEMENTED",
@@ -155,6 +156,7 @@ fn check_error_code(api: Api, status: u16, body: &Value, what: &str) {
                 403 => &["PERMISSION_DENIED"],
                 404 => &["NOT_FOUND"],
                 405 | 501 => &["UNIMPLEMENTED"],
+                408 => &["DEADLINE_EXCEEDED"],
                 409 => &["ALREADY_EXISTS"],
                 503 => &["UNAVAILABLE"],
                 _ => &["INTERNAL_ERROR"],
@@ -206,6 +208,8 @@ fn check_oauth(method: &str, response: &super::TestResponse) {
         let expected = match response.body["error"].as_str() {
             Some("invalid_client") => 401,
             Some("server_error") => 500,
+            Some("temporarily_unavailable") => 503,
+            Some("invalid_request") if response.status == 408 => 408,
             Some("invalid_request") if response.status == 405 => 405,
             _ => 400,
         };

@@ -6,7 +6,9 @@
 //   of being accepted, and later ones within `request_timeout` of their
 //   first byte. Without this a silent connection waits forever in hyper's
 //   protocol detection.
-// - A connection with no request in flight closes after `idle_timeout`.
+// - A connection with no request in flight closes after `idle_timeout`:
+//   hyper's own header read timeout, which restarts when a connection goes
+//   idle (and makes hyper read again after every response).
 // - A write that makes no progress for `request_timeout` closes the
 //   connection (a client that never reads its answer).
 // - At most `max_connections` are open. Past that, the oldest connection
@@ -146,8 +148,8 @@ pub(crate) struct GuardedStream {
     stream: TcpStream,
     state: Arc<ConnectionState>,
     limits: ConnectionLimits,
-    /// When the connection must have read a request head, or have closed
-    /// for being idle; `None` while a request is in flight.
+    /// When the connection must have read a request head; `None` while it
+    /// waits idle (hyper times that out) or serves a request.
     read_deadline: Option<Instant>,
     /// Whether `read_deadline` already counts the request timeout of a
     /// request whose first bytes have arrived.
@@ -237,11 +239,10 @@ impl AsyncRead for GuardedStream {
         let this = &mut *self;
         let busy = this.state.busy();
         let started = this.state.started.load(Ordering::Acquire);
-        if busy {
+        if busy || started != this.seen_started {
+            // Serving a request, or done with one: the next request's clock
+            // starts at its first byte.
             this.read_deadline = None;
-        } else if started != this.seen_started || this.read_deadline.is_none() {
-            // A request was answered: the connection is idle now.
-            this.read_deadline = Some(Instant::now() + this.limits.idle_timeout);
             this.request_started = false;
         }
         this.seen_started = started;
@@ -250,17 +251,14 @@ impl AsyncRead for GuardedStream {
             Poll::Ready(Ok(())) => {
                 if !busy && !this.request_started && buf.filled().len() > filled {
                     // The first bytes of a request: its head is due soon.
-                    let due = Instant::now() + this.limits.request_timeout;
-                    this.read_deadline = this.read_deadline.map(|d| d.min(due));
+                    this.read_deadline = Some(Instant::now() + this.limits.request_timeout);
                     this.request_started = true;
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Pending => match Option::clone(&this.read_deadline) {
                 Some(deadline) if this.expired(cx, deadline) => {
-                    Poll::Ready(Err(Self::timed_out(
-                        "no complete request in time, or idle too long",
-                    )))
+                    Poll::Ready(Err(Self::timed_out("no complete request in time")))
                 }
                 _ => Poll::Pending,
             },

@@ -275,9 +275,13 @@ impl<C: ServerContext> HttpServerStarter<C> {
             let mut builder = auto::Builder::new(TokioExecutor::new());
             // http/1 settings
             builder.http1().timer(TokioTimer::new());
-            if connections.is_some() {
-                // The guarded stream keeps the connection's deadlines.
-                builder.http1().header_read_timeout(None);
+            if let Some(connections) = &connections {
+                // Bounds a connection's idle time (and, more loosely, a
+                // request head's); the guarded stream keeps the tighter
+                // request deadline.
+                builder
+                    .http1()
+                    .header_read_timeout(connections.limits.idle_timeout);
             }
             // http/2 settings
             builder.http2().timer(TokioTimer::new());
