@@ -229,3 +229,37 @@ async fn the_served_specs_are_the_traits_documents() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn echoed_values_are_cut_to_64_characters() {
+    let server = TestServer::start().await;
+    let long = "k".repeat(60_000);
+    let unkey = server
+        .send(
+            Api::Unkey,
+            Request::get(&format!("/v1/keys.getKey?keyId={long}")).header(
+                "authorization",
+                format!("Bearer {}", crate::common::ROOT_KEY),
+            ),
+        )
+        .await;
+    assert_eq!(unkey.status, 404);
+    let message = unkey.body["error"]["message"].as_str().unwrap_or_default();
+    assert_eq!(message, format!("key {}… not found", "k".repeat(64)));
+
+    let sinch = server
+        .send(
+            Api::Sinch,
+            Request::get(&format!("/v1/projects/{long}/accessKeys"))
+                .header("authorization", basic_auth()),
+        )
+        .await;
+    assert_eq!(sinch.status, 403);
+    let message = sinch.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.len() < 200, "{message}");
+    assert!(
+        message.ends_with(&format!("{}…", "k".repeat(64))),
+        "{message}"
+    );
+    server.shutdown().await;
+}

@@ -523,10 +523,26 @@ async fn a_writer_holding_the_lock_past_the_busy_timeout_gets_retry_after() {
     );
     holder.join().expect("holder");
 
-    // Longer: the documented 500, saying why, with Retry-After.
-    let holder = hold_write_lock(fx.server.database_path(), Duration::from_secs(7));
-    let busy = fx.post("/v1/keys.createKey", create.clone()).await;
+    // Longer: the documented 500, saying why, with Retry-After. Writes queue
+    // for keyward's one writer connection, so the second one gives up only
+    // after two busy timeouts: the hold outlasts both.
+    let holder = hold_write_lock(fx.server.database_path(), Duration::from_secs(11));
+    let project = fx.server.bootstrap().sinch.project_id.clone();
+    let keys_path = format!("/v1/projects/{project}/accessKeys");
+    let sinch_create = Request::post(&keys_path)
+        .json(&json!({"displayName": "while busy"}))
+        .header(
+            "authorization",
+            crate::sinch::basic(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
+        );
+    let (busy, sinch_busy) = tokio::join!(
+        fx.post("/v1/keys.createKey", create.clone()),
+        fx.server.send(Api::Sinch, sinch_create)
+    );
     holder.join().expect("holder");
+    assert_eq!(sinch_busy.status, 503, "{}", sinch_busy.body);
+    assert_eq!(sinch_busy.header("retry-after"), Some("1"));
+    crate::assert_response_snapshot!("sinch_503_database_busy", sinch_busy);
     assert_eq!(busy.status, 500, "{}", busy.body);
     assert_eq!(busy.header("retry-after"), Some("1"));
     let message = busy.body["error"]["message"].as_str().unwrap_or_default();
