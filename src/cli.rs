@@ -6,6 +6,7 @@ use crate::domain::sinch::Settings as SinchSettings;
 use crate::server::{self, Limits, ServerConfig};
 use crate::storage::Storage;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Manage Sinch projects.
     #[command(subcommand)]
     Project(ProjectCommand),
+    /// Manage Sinch access keys.
+    #[command(subcommand, name = "access-key")]
+    AccessKey(AccessKeyCommand),
     /// Fill a database for bench/run: bootstrap, an api and N keys.
     #[command(hide = true)]
     BenchSeed(BenchSeedArgs),
@@ -147,10 +151,24 @@ pub enum WorkspaceCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// List workspaces: id, name, enabled, created, apis and root keys.
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
     /// Disable a workspace: its root keys and keys stop working.
     Disable {
         #[arg(value_name = "WORKSPACE_ID")]
         workspace_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Enable a disabled workspace again.
+    Enable {
+        #[arg(value_name = "WORKSPACE_ID")]
+        workspace_id: String,
+        #[command(flatten)]
+        output: Output,
     },
 }
 
@@ -167,6 +185,20 @@ pub enum RootKeyCommand {
             value_delimiter = ','
         )]
         permissions: Vec<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List a workspace's root keys: id, start, permissions, created, last used.
+    List {
+        #[arg(long, env = "KEYWARD_WORKSPACE")]
+        workspace: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Revoke a root key: it stops working on every server of the database.
+    Revoke {
+        #[arg(value_name = "ROOT_KEY_ID")]
+        root_key_id: String,
         #[command(flatten)]
         output: Output,
     },
@@ -187,6 +219,27 @@ pub enum RoleCommand {
             value_delimiter = ','
         )]
         permissions: Vec<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List a workspace's roles: name, permissions, keys holding it.
+    List {
+        #[arg(long, env = "KEYWARD_WORKSPACE")]
+        workspace: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Delete a role; keys that held it lose its permissions.
+    Delete {
+        #[arg(long, env = "KEYWARD_WORKSPACE")]
+        workspace: String,
+        #[arg(value_name = "ROLE_NAME")]
+        name: String,
+        /// Delete it even though keys hold it.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        output: Output,
     },
 }
 
@@ -199,6 +252,60 @@ pub enum ProjectCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// List projects: id, name, created, access keys.
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessKeyCommand {
+    /// List a project's access keys: id, display name, created. Never a secret.
+    List {
+        #[arg(long, env = "KEYWARD_PROJECT")]
+        project: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Create an access key, for a project whose keys were lost.
+    Create {
+        #[arg(long, env = "KEYWARD_PROJECT")]
+        project: String,
+        /// Unique in the project [default: cli-<first characters of its id>].
+        #[arg(long)]
+        display_name: Option<String>,
+        /// How many access keys a project may have.
+        #[arg(long, env = "KEYWARD_MAX_ACCESS_KEYS_PER_PROJECT", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..))]
+        max_access_keys_per_project: i64,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Revoke an access key: it and every token issued for it stop working.
+    Revoke {
+        #[arg(long, env = "KEYWARD_PROJECT")]
+        project: String,
+        #[arg(value_name = "ACCESS_KEY_ID")]
+        access_key_id: String,
+        /// Revoke it even if it is the project's last key.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// The exit code for a failed command: 3 when what it names does not exist,
+/// 4 when it conflicts with what does (nothing was changed in either case),
+/// 1 otherwise. Usage errors exit 2, from clap.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.downcast_ref::<admin::NotFound>().is_some() {
+        3
+    } else if error.downcast_ref::<admin::Conflict>().is_some() {
+        4
+    } else {
+        1
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -254,34 +361,11 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
 async fn admin_command(storage: &Storage, now_ms: i64, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(_) => unreachable!("serve is handled by run"),
-        Command::Workspace(WorkspaceCommand::Create { name, output }) => {
-            let issued = admin::create_workspace(storage, now_ms, &name, None).await?;
-            print_root_key(&issued, output.json)
-        }
-        Command::Workspace(WorkspaceCommand::Disable { workspace_id }) => {
-            admin::disable_workspace(storage, &workspace_id).await?;
-            eprintln!("workspace {workspace_id} is disabled");
-            Ok(())
-        }
-        Command::RootKey(RootKeyCommand::Create {
-            workspace,
-            permissions,
-            output,
-        }) => {
-            let issued =
-                admin::create_root_key(storage, now_ms, &workspace, permissions, None).await?;
-            print_root_key(&issued, output.json)
-        }
-        Command::Role(RoleCommand::Create {
-            workspace,
-            name,
-            permissions,
-        }) => {
-            let role_id =
-                admin::create_role(storage, now_ms, &workspace, &name, &permissions).await?;
-            println!("{role_id}");
-            Ok(())
-        }
+        Command::Workspace(command) => workspace_command(storage, now_ms, command).await,
+        Command::RootKey(command) => root_key_command(storage, now_ms, command).await,
+        Command::Role(command) => role_command(storage, now_ms, command).await,
+        Command::Project(command) => project_command(storage, now_ms, command).await,
+        Command::AccessKey(command) => access_key_command(storage, now_ms, command).await,
         Command::BenchSeed(args) => {
             let access_key = admin::parse_access_key(&args.access_key)?;
             let seed = admin::seed_benchmark(
@@ -295,11 +379,283 @@ async fn admin_command(storage: &Storage, now_ms: i64, command: Command) -> anyh
             .await?;
             print_json(&seed)
         }
-        Command::Project(ProjectCommand::Create { name, output }) => {
+    }
+}
+
+async fn workspace_command(
+    storage: &Storage,
+    now_ms: i64,
+    command: WorkspaceCommand,
+) -> anyhow::Result<()> {
+    match command {
+        WorkspaceCommand::Create { name, output } => {
+            let issued = admin::create_workspace(storage, now_ms, &name, None).await?;
+            print_root_key(&issued, output.json)
+        }
+        WorkspaceCommand::List { output } => {
+            let workspaces = admin::list_workspaces(storage).await?;
+            print_list(
+                output.json,
+                &["ID", "NAME", "ENABLED", "CREATED", "APIS", "ROOT KEYS"],
+                workspaces.iter().map(|w| {
+                    (
+                        json!({"id": w.id, "name": w.name, "enabled": w.enabled,
+                               "createdAt": time(w.created_at), "apis": w.apis, "rootKeys": w.root_keys}),
+                        vec![w.id.clone(), w.name.clone(), w.enabled.to_string(),
+                             time(w.created_at), w.apis.to_string(), w.root_keys.to_string()],
+                    )
+                }),
+            )
+        }
+        WorkspaceCommand::Disable {
+            workspace_id,
+            output,
+        } => {
+            admin::disable_workspace(storage, &workspace_id).await?;
+            print_done(
+                output.json,
+                json!({"workspaceId": workspace_id, "enabled": false}),
+                &format!("workspace {workspace_id} is disabled"),
+            )
+        }
+        WorkspaceCommand::Enable {
+            workspace_id,
+            output,
+        } => {
+            admin::enable_workspace(storage, &workspace_id).await?;
+            print_done(
+                output.json,
+                json!({"workspaceId": workspace_id, "enabled": true}),
+                &format!("workspace {workspace_id} is enabled"),
+            )
+        }
+    }
+}
+
+async fn root_key_command(
+    storage: &Storage,
+    now_ms: i64,
+    command: RootKeyCommand,
+) -> anyhow::Result<()> {
+    match command {
+        RootKeyCommand::Create {
+            workspace,
+            permissions,
+            output,
+        } => {
+            let issued =
+                admin::create_root_key(storage, now_ms, &workspace, permissions, None).await?;
+            print_root_key(&issued, output.json)
+        }
+        RootKeyCommand::List { workspace, output } => {
+            let keys = admin::list_root_keys(storage, &workspace).await?;
+            print_list(
+                output.json,
+                &["ID", "START", "PERMISSIONS", "CREATED", "LAST USED"],
+                keys.iter().map(|k| {
+                    let last_used = k.last_used_at.map(time);
+                    (
+                        json!({"id": k.id, "start": k.start, "permissions": k.permissions,
+                               "createdAt": time(k.created_at), "lastUsedAt": last_used}),
+                        vec![
+                            k.id.clone(),
+                            k.start.clone(),
+                            k.permissions.join(","),
+                            time(k.created_at),
+                            last_used.unwrap_or_else(|| "never".into()),
+                        ],
+                    )
+                }),
+            )
+        }
+        RootKeyCommand::Revoke {
+            root_key_id,
+            output,
+        } => {
+            admin::revoke_root_key(storage, now_ms, &root_key_id).await?;
+            print_done(
+                output.json,
+                json!({"rootKeyId": root_key_id, "revoked": true}),
+                &format!("root key {root_key_id} is revoked"),
+            )
+        }
+    }
+}
+
+async fn role_command(storage: &Storage, now_ms: i64, command: RoleCommand) -> anyhow::Result<()> {
+    match command {
+        RoleCommand::Create {
+            workspace,
+            name,
+            permissions,
+            output,
+        } => {
+            let role_id =
+                admin::create_role(storage, now_ms, &workspace, &name, &permissions).await?;
+            if output.json {
+                return print_json(
+                    &json!({"roleId": role_id, "name": name, "permissions": permissions}),
+                );
+            }
+            println!("{role_id}");
+            Ok(())
+        }
+        RoleCommand::List { workspace, output } => {
+            let roles = admin::list_roles(storage, &workspace).await?;
+            print_list(
+                output.json,
+                &["NAME", "PERMISSIONS", "KEYS"],
+                roles.iter().map(|r| {
+                    (
+                        json!({"id": r.id, "name": r.name, "permissions": r.permissions, "keys": r.keys}),
+                        vec![r.name.clone(), r.permissions.join(","), r.keys.to_string()],
+                    )
+                }),
+            )
+        }
+        RoleCommand::Delete {
+            workspace,
+            name,
+            force,
+            output,
+        } => {
+            admin::delete_role(storage, &workspace, &name, force).await?;
+            print_done(
+                output.json,
+                json!({"workspaceId": workspace, "name": name, "deleted": true}),
+                &format!("role {name} is deleted"),
+            )
+        }
+    }
+}
+
+async fn project_command(
+    storage: &Storage,
+    now_ms: i64,
+    command: ProjectCommand,
+) -> anyhow::Result<()> {
+    match command {
+        ProjectCommand::Create { name, output } => {
             let issued = admin::create_project(storage, now_ms, &name, None).await?;
             print_access_key(&issued, output.json)
         }
+        ProjectCommand::List { output } => {
+            let projects = admin::list_projects(storage).await?;
+            print_list(
+                output.json,
+                &["ID", "NAME", "CREATED", "ACCESS KEYS"],
+                projects.iter().map(|p| {
+                    (
+                        json!({"id": p.id, "name": p.name, "createdAt": time(p.created_at),
+                               "accessKeys": p.access_keys}),
+                        vec![
+                            p.id.clone(),
+                            p.name.clone(),
+                            time(p.created_at),
+                            p.access_keys.to_string(),
+                        ],
+                    )
+                }),
+            )
+        }
     }
+}
+
+async fn access_key_command(
+    storage: &Storage,
+    now_ms: i64,
+    command: AccessKeyCommand,
+) -> anyhow::Result<()> {
+    match command {
+        AccessKeyCommand::List { project, output } => {
+            let keys = admin::list_access_keys(storage, &project).await?;
+            print_list(
+                output.json,
+                &["ID", "DISPLAY NAME", "CREATED"],
+                keys.iter().map(|k| {
+                    (
+                        json!({"accessKeyId": k.id, "displayName": k.display_name,
+                               "createdAt": time(k.created_at)}),
+                        vec![k.id.clone(), k.display_name.clone(), time(k.created_at)],
+                    )
+                }),
+            )
+        }
+        AccessKeyCommand::Create {
+            project,
+            display_name,
+            max_access_keys_per_project,
+            output,
+        } => {
+            let issued = admin::create_access_key(
+                storage,
+                now_ms,
+                &project,
+                display_name,
+                max_access_keys_per_project,
+            )
+            .await?;
+            print_access_key(&issued, output.json)
+        }
+        AccessKeyCommand::Revoke {
+            project,
+            access_key_id,
+            force,
+            output,
+        } => {
+            admin::revoke_access_key(storage, &project, &access_key_id, force).await?;
+            print_done(
+                output.json,
+                json!({"projectId": project, "accessKeyId": access_key_id, "revoked": true}),
+                &format!("access key {access_key_id} is revoked, with its tokens"),
+            )
+        }
+    }
+}
+
+/// Unix ms as RFC 3339, to the second.
+fn time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// A list: one JSON array, or a table of aligned columns for people.
+fn print_list(
+    json: bool,
+    header: &[&str],
+    rows: impl Iterator<Item = (serde_json::Value, Vec<String>)>,
+) -> anyhow::Result<()> {
+    let (documents, cells): (Vec<_>, Vec<_>) = rows.unzip();
+    if json {
+        return print_json(&documents);
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &cells {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |row: Vec<String>| {
+        let padded: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    cells.into_iter().for_each(line);
+    Ok(())
+}
+
+/// The outcome of a change: a JSON document, or a sentence.
+fn print_done(json: bool, document: serde_json::Value, sentence: &str) -> anyhow::Result<()> {
+    if json {
+        return print_json(&document);
+    }
+    println!("{sentence}");
+    Ok(())
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {

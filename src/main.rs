@@ -11,7 +11,7 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("keyward: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(keyward::cli::exit_code(&e))
         }
     }
 }

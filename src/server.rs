@@ -67,7 +67,7 @@ pub struct ServerState {
     /// `sinch`, never to storage directly.
     pub storage: Storage,
     pub unkey: Arc<Unkey>,
-    pub sinch: Sinch,
+    pub sinch: Arc<Sinch>,
     /// How long a request body may take to arrive (see [`Limits`]).
     pub request_timeout: Duration,
     specs: ServedSpecs,
@@ -98,7 +98,8 @@ pub struct ServerConfig {
 /// A started server.
 pub struct RunningServer {
     pub server: HttpServer<ServerState>,
-    background: tokio::task::JoinHandle<()>,
+    /// The limiters' sweeper and counts writer, and the change-log watcher.
+    background: [tokio::task::JoinHandle<()>; 2],
     log: slog::Logger,
     shutdown_timeout: Duration,
     /// What the start created on an empty database, secrets included.
@@ -125,7 +126,9 @@ impl RunningServer {
                 "shutdown_timeout_secs" => self.shutdown_timeout.as_secs_f64()
             ),
         }
-        self.background.abort();
+        for task in &self.background {
+            task.abort();
+        }
         unkey
             .flush()
             .await
@@ -182,7 +185,23 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         }
         None => None,
     };
-    let sinch = Sinch::new(storage.clone(), clock, config.sinch, signing_key).await?;
+    let sinch = Arc::new(
+        Sinch::new(
+            storage.clone(),
+            Arc::clone(&clock),
+            config.sinch,
+            signing_key,
+        )
+        .await?,
+    );
+    let watcher = crate::domain::changes::spawn_watcher(
+        storage.clone(),
+        Arc::clone(&unkey),
+        Arc::clone(&sinch),
+        clock,
+        log.new(slog::o!("component" => "changes")),
+    )
+    .await?;
     let state = ServerState {
         storage,
         unkey,
@@ -211,7 +230,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         .map_err(|e| anyhow::anyhow!("starting the HTTP server on {}: {e}", config.bind))?;
     Ok(RunningServer {
         server,
-        background,
+        background: [background, watcher],
         log,
         shutdown_timeout: limits.shutdown_timeout,
         bootstrap,

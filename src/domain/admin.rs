@@ -3,9 +3,31 @@
 //! stored only as hashes.
 
 use crate::domain::{ids::new_id, secrets};
-use crate::storage::{AccessKeyWrite, NewAccessKey, NewRootKey, Storage};
+use crate::storage::{
+    AccessKeyRow, AccessKeyWrite, NewAccessKey, NewRootKey, ProjectRow, Removal, RoleRow,
+    RootKeyListRow, Storage, StorageError, WorkspaceRow,
+};
 use anyhow::{Context, bail};
 use serde::Serialize;
+
+/// What an operator asked for does not exist; the CLI exits 3.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotFound(pub String);
+
+/// What an operator asked for conflicts with what exists, and nothing was
+/// changed; the CLI exits 4.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Conflict(pub String);
+
+fn no_workspace(id: &str) -> anyhow::Error {
+    NotFound(format!("no workspace {id}")).into()
+}
+
+fn no_project(id: &str) -> anyhow::Error {
+    NotFound(format!("no project {id}")).into()
+}
 
 /// Root keys carry this prefix, as Unkey's own do.
 const ROOT_KEY_PREFIX: &str = "unkey";
@@ -62,7 +84,7 @@ pub async fn create_root_key(
     key: Option<String>,
 ) -> anyhow::Result<IssuedRootKey> {
     if !storage.workspace_exists(workspace_id).await? {
-        bail!("no workspace {workspace_id}");
+        return Err(no_workspace(workspace_id));
     }
     let root_key = match key {
         Some(key) if key.trim().is_empty() => bail!("a root key cannot be empty"),
@@ -91,9 +113,157 @@ pub async fn create_root_key(
 
 pub async fn disable_workspace(storage: &Storage, workspace_id: &str) -> anyhow::Result<()> {
     if !storage.set_workspace_enabled(workspace_id, false).await? {
-        bail!("no workspace {workspace_id}");
+        return Err(no_workspace(workspace_id));
     }
     Ok(())
+}
+
+/// Undoes [`disable_workspace`].
+pub async fn enable_workspace(storage: &Storage, workspace_id: &str) -> anyhow::Result<()> {
+    if !storage.set_workspace_enabled(workspace_id, true).await? {
+        return Err(no_workspace(workspace_id));
+    }
+    Ok(())
+}
+
+pub async fn list_workspaces(storage: &Storage) -> anyhow::Result<Vec<WorkspaceRow>> {
+    Ok(storage.list_workspaces().await?)
+}
+
+pub async fn list_root_keys(
+    storage: &Storage,
+    workspace_id: &str,
+) -> anyhow::Result<Vec<RootKeyListRow>> {
+    if !storage.workspace_exists(workspace_id).await? {
+        return Err(no_workspace(workspace_id));
+    }
+    Ok(storage.list_root_keys(workspace_id).await?)
+}
+
+/// Revokes a root key: every server on the database refuses it within the
+/// change log's poll.
+pub async fn revoke_root_key(storage: &Storage, now_ms: i64, id: &str) -> anyhow::Result<()> {
+    if !storage.revoke_root_key(id, now_ms).await? {
+        return Err(NotFound(format!("no live root key {id}")).into());
+    }
+    Ok(())
+}
+
+pub async fn list_roles(storage: &Storage, workspace_id: &str) -> anyhow::Result<Vec<RoleRow>> {
+    if !storage.workspace_exists(workspace_id).await? {
+        return Err(no_workspace(workspace_id));
+    }
+    Ok(storage.list_roles(workspace_id).await?)
+}
+
+/// Deletes a role. A role that keys hold is kept unless `force`; with it,
+/// those keys lose the role's permissions.
+pub async fn delete_role(
+    storage: &Storage,
+    workspace_id: &str,
+    name: &str,
+    force: bool,
+) -> anyhow::Result<()> {
+    match storage.delete_role(workspace_id, name, force).await? {
+        Removal::Removed => Ok(()),
+        Removal::NotFound => Err(NotFound(format!(
+            "no role {name} in workspace {workspace_id}"
+        ))
+        .into()),
+        Removal::InUse(keys) => Err(Conflict(format!(
+            "role {name} is held by {keys} key(s); --force deletes it and takes its permissions from them"
+        ))
+        .into()),
+    }
+}
+
+pub async fn list_projects(storage: &Storage) -> anyhow::Result<Vec<ProjectRow>> {
+    Ok(storage.list_projects().await?)
+}
+
+/// Every access key of a project, in creation order.
+pub async fn list_access_keys(
+    storage: &Storage,
+    project_id: &str,
+) -> anyhow::Result<Vec<AccessKeyRow>> {
+    if !storage.project_exists(project_id).await? {
+        return Err(no_project(project_id));
+    }
+    let mut keys: Vec<AccessKeyRow> = Vec::new();
+    loop {
+        let after = keys.last().map(|k| (k.created_at, k.id.as_str()));
+        let page = storage.list_access_keys(project_id, after, 1000).await?;
+        if page.is_empty() {
+            return Ok(keys);
+        }
+        keys.extend(page);
+    }
+}
+
+/// Deletes an access key; it and its tokens stop working. The project's
+/// last key is kept unless `force`.
+pub async fn revoke_access_key(
+    storage: &Storage,
+    project_id: &str,
+    id: &str,
+    force: bool,
+) -> anyhow::Result<()> {
+    if !storage.project_exists(project_id).await? {
+        return Err(no_project(project_id));
+    }
+    match storage.revoke_access_key(project_id, id, force).await? {
+        Removal::Removed => Ok(()),
+        Removal::NotFound => {
+            Err(NotFound(format!("no access key {id} in project {project_id}")).into())
+        }
+        Removal::InUse(_) => Err(Conflict(format!(
+            "{id} is the project's last access key: deleting it locks the project's callers out; \
+             --force deletes it anyway"
+        ))
+        .into()),
+    }
+}
+
+/// Creates an access key for an existing project, for one whose keys were
+/// lost. `limit` is the project's key limit.
+pub async fn create_access_key(
+    storage: &Storage,
+    now_ms: i64,
+    project_id: &str,
+    display_name: Option<String>,
+    limit: i64,
+) -> anyhow::Result<IssuedAccessKey> {
+    if !storage.project_exists(project_id).await? {
+        return Err(no_project(project_id));
+    }
+    let access_key_id = uuid::Uuid::new_v4().to_string();
+    let display_name = display_name.unwrap_or_else(|| format!("cli-{}", &access_key_id[..8]));
+    if display_name.trim().is_empty() {
+        bail!("a display name cannot be empty");
+    }
+    let secret = secrets::new_access_key_secret();
+    let key = NewAccessKey {
+        id: &access_key_id,
+        project_id,
+        display_name: &display_name,
+        secret_hash: &secrets::hash(&secret),
+        created_at: now_ms,
+    };
+    match storage.insert_access_key(&key, limit).await? {
+        AccessKeyWrite::Done => Ok(IssuedAccessKey {
+            project_id: project_id.to_string(),
+            access_key_id,
+            secret,
+        }),
+        AccessKeyWrite::NameTaken => Err(Conflict(format!(
+            "an access key named {display_name:?} already exists in project {project_id}"
+        ))
+        .into()),
+        AccessKeyWrite::LimitReached | AccessKeyWrite::NotFound => Err(Conflict(format!(
+            "project {project_id} has {limit} access keys, its limit; revoke one first"
+        ))
+        .into()),
+    }
 }
 
 /// Creates a role of a workspace; its permissions are created as needed.
@@ -108,14 +278,18 @@ pub async fn create_role(
         bail!("a role needs a name");
     }
     if !storage.workspace_exists(workspace_id).await? {
-        bail!("no workspace {workspace_id}");
+        return Err(no_workspace(workspace_id));
     }
     let role_id = new_id("role", now_ms);
     storage
         .create_role(workspace_id, &role_id, name, permissions, now_ms, || {
             new_id("perm", now_ms)
         })
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StorageError::Conflict(message) => Conflict(message).into(),
+            other => anyhow::Error::from(other),
+        })?;
     Ok(role_id)
 }
 

@@ -74,6 +74,12 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         }
     }
 
+    /// Drops everything, and keeps loads already under way from caching.
+    pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.entries.clear();
+    }
+
     /// Drops `keys`, and keeps loads already under way from caching.
     pub fn invalidate(&self, keys: impl IntoIterator<Item = K>) {
         self.generation.fetch_add(1, Ordering::SeqCst);

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod cache;
+pub mod changes;
 pub mod clock;
 pub mod credentials;
 pub mod health;

@@ -139,3 +139,241 @@ impl Storage {
         Ok(())
     }
 }
+
+/// A workspace as `keyward workspace list` shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WorkspaceRow {
+    pub id: String,
+    pub name: String,
+    pub enabled: bool,
+    pub created_at: i64,
+    /// Live apis.
+    pub apis: i64,
+    /// Live root keys.
+    pub root_keys: i64,
+}
+
+/// A live root key, without its hash.
+#[derive(Debug, Clone)]
+pub struct RootKeyListRow {
+    pub id: String,
+    pub start: String,
+    pub permissions: Vec<String>,
+    pub created_at: i64,
+    /// To the minute.
+    pub last_used_at: Option<i64>,
+}
+
+/// A role with its permissions and how many live keys hold it.
+#[derive(Debug, Clone)]
+pub struct RoleRow {
+    pub id: String,
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub keys: i64,
+}
+
+/// A project with how many access keys it has.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProjectRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub access_keys: i64,
+}
+
+/// The outcome of deleting something others may depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    Removed,
+    NotFound,
+    /// Refused without force: this many keys hold the role, or it is the
+    /// project's last access key.
+    InUse(i64),
+}
+
+fn names(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+impl Storage {
+    pub async fn list_workspaces(&self) -> Result<Vec<WorkspaceRow>> {
+        Ok(sqlx::query_as(
+            "SELECT w.id, w.name, w.enabled, w.created_at,
+                    (SELECT COUNT(*) FROM apis a
+                      WHERE a.workspace_id = w.id AND a.deleted_at IS NULL) AS apis,
+                    (SELECT COUNT(*) FROM root_keys r
+                      WHERE r.workspace_id = w.id AND r.deleted_at IS NULL) AS root_keys
+               FROM workspaces w ORDER BY w.created_at, w.id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The workspace's live root keys, oldest first.
+    pub async fn list_root_keys(&self, workspace_id: &str) -> Result<Vec<RootKeyListRow>> {
+        let rows: Vec<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT r.id, r.start,
+                    (SELECT json_group_array(permission) FROM
+                       (SELECT permission FROM root_key_permissions
+                         WHERE root_key_id = r.id ORDER BY permission)),
+                    r.created_at, r.last_used_at
+               FROM root_keys r
+              WHERE r.workspace_id = ? AND r.deleted_at IS NULL
+              ORDER BY r.created_at, r.id",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, start, permissions, created_at, last_used_at)| RootKeyListRow {
+                    id,
+                    start,
+                    permissions: names(&permissions),
+                    created_at,
+                    last_used_at,
+                },
+            )
+            .collect())
+    }
+
+    /// Revokes a live root key. Returns false when there is no such key.
+    pub async fn revoke_root_key(&self, id: &str, now_ms: i64) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE root_keys SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
+                .bind(now_ms)
+                .bind(id)
+                .execute(&self.writer)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records when root keys were last used: (id, unix ms) pairs.
+    pub async fn record_root_key_use(&self, uses: &[(String, i64)]) -> Result<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE root_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), u.at)
+               FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS at
+                       FROM json_each(?)) AS u
+              WHERE root_keys.id = u.id",
+        )
+        .bind(serde_json::to_string(uses).unwrap_or_default())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The workspace's roles by name.
+    pub async fn list_roles(&self, workspace_id: &str) -> Result<Vec<RoleRow>> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT r.id, r.name,
+                    (SELECT json_group_array(name) FROM
+                       (SELECT p.name FROM role_permissions rp
+                          JOIN permissions p ON p.id = rp.permission_id
+                         WHERE rp.role_id = r.id ORDER BY p.name)),
+                    (SELECT COUNT(*) FROM key_roles kr JOIN keys k ON k.id = kr.key_id
+                      WHERE kr.role_id = r.id AND k.deleted_at IS NULL)
+               FROM roles r WHERE r.workspace_id = ? ORDER BY r.name",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, permissions, keys)| RoleRow {
+                id,
+                name,
+                permissions: names(&permissions),
+                keys,
+            })
+            .collect())
+    }
+
+    /// Deletes a role of the workspace; keys that hold it lose its
+    /// permissions. Without `force`, a role that live keys hold is kept.
+    pub async fn delete_role(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        force: bool,
+    ) -> Result<Removal> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let found: Option<(String, i64)> = sqlx::query_as(
+            "SELECT r.id, (SELECT COUNT(*) FROM key_roles kr JOIN keys k ON k.id = kr.key_id
+                            WHERE kr.role_id = r.id AND k.deleted_at IS NULL)
+               FROM roles r WHERE r.workspace_id = ? AND r.name = ?",
+        )
+        .bind(workspace_id)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((role_id, keys)) = found else {
+            return Ok(Removal::NotFound);
+        };
+        if keys > 0 && !force {
+            return Ok(Removal::InUse(keys));
+        }
+        // Its key_roles and role_permissions rows go with it (ON DELETE
+        // CASCADE), and their triggers tell other processes.
+        sqlx::query("DELETE FROM roles WHERE id = ?")
+            .bind(&role_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Removal::Removed)
+    }
+
+    pub async fn list_projects(&self) -> Result<Vec<ProjectRow>> {
+        Ok(sqlx::query_as(
+            "SELECT p.id, p.name, p.created_at,
+                    (SELECT COUNT(*) FROM access_keys k WHERE k.project_id = p.id) AS access_keys
+               FROM projects p ORDER BY p.created_at, p.id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn project_exists(&self, id: &str) -> Result<bool> {
+        let found: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM projects WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// Deletes an access key of the project. Without `force`, the project's
+    /// last key is kept: deleting it locks the project's callers out.
+    pub async fn revoke_access_key(
+        &self,
+        project_id: &str,
+        id: &str,
+        force: bool,
+    ) -> Result<Removal> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let (exists, keys): (bool, i64) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM access_keys WHERE id = ?1 AND project_id = ?2),
+                    (SELECT COUNT(*) FROM access_keys WHERE project_id = ?2)",
+        )
+        .bind(id)
+        .bind(project_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !exists {
+            return Ok(Removal::NotFound);
+        }
+        if keys == 1 && !force {
+            return Ok(Removal::InUse(1));
+        }
+        sqlx::query("DELETE FROM access_keys WHERE id = ? AND project_id = ?")
+            .bind(id)
+            .bind(project_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Removal::Removed)
+    }
+}

@@ -5,6 +5,7 @@
 mod access_keys;
 mod admin;
 mod apis;
+mod changes;
 mod key_lookup;
 mod keys;
 mod ratelimit_namespaces;
@@ -13,8 +14,9 @@ mod spends;
 mod verifications;
 
 pub use access_keys::{AccessKeyRow, AccessKeyWrite, NewAccessKey};
-pub use admin::NewRootKey;
+pub use admin::{NewRootKey, ProjectRow, Removal, RoleRow, RootKeyListRow, WorkspaceRow};
 pub use apis::ApiRow;
+pub use changes::{Change, ChangeBatch};
 pub use key_lookup::VerifiableKeyRow;
 pub use keys::{
     InsertKey, KeyPage, KeyPatch, KeyRow, NewKey, Ratelimit, RefillBoundaries, RemainingChange,

@@ -1,7 +1,7 @@
 //! The `keyward` binary: admin commands, and `serve` on an empty database.
 
 use crate::common::{self, Api, Request};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -240,4 +240,395 @@ fn serve_bootstraps_an_empty_database_and_stops_on_sigterm() {
         .status();
     let output = again.wait_with_output().expect("serve exits");
     assert!(output.stdout.is_empty(), "no credentials on a second start");
+}
+
+/// A command's output with what differs between runs replaced, and column
+/// padding (which follows the lengths of ids) cut to two spaces.
+fn redacted_table(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let line = common::redact_ids(line);
+            line.split("  ")
+                .map(str::trim)
+                .filter(|cell| !cell.is_empty())
+                .map(|cell| {
+                    cell.split(' ')
+                        .map(|word| match word {
+                            w if w.len() == 20 && w.ends_with('Z') && w.contains('T') => "[time]",
+                            w if w.starts_with("unkey_") => "unkey_[start]",
+                            w if w.starts_with("ws_") || w.starts_with("key_") => "[id]",
+                            w => w,
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Asserts that every row of a table starts its second column where the
+/// header does, and snapshots it.
+fn assert_table(name: &str, text: &str) {
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header");
+    let second = header
+        .find("  ")
+        .map(|i| i + header[i..].find(|c: char| c != ' ').unwrap_or(0));
+    for line in lines {
+        if let Some(column) = second {
+            assert!(
+                line.len() > column
+                    && &line[column - 1..column] == " "
+                    && &line[column..=column] != " ",
+                "{name}: columns are aligned:\n{text}"
+            );
+        }
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(name, redacted_table(text)));
+}
+
+/// Runs a command that must fail; returns its exit code and stderr.
+fn failing(cli: &Cli, args: &[&str]) -> (i32, String) {
+    let output = cli.command().args(args).output().expect("keyward runs");
+    assert!(!output.status.success(), "keyward {args:?} should fail");
+    (
+        output.status.code().expect("exit code"),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_list_answers_in_json_and_as_a_table() {
+    let cli = Cli::new();
+    let workspace = cli.run_json(&["workspace", "create", "acme", "--json"]);
+    let ws = workspace["workspaceId"].as_str().expect("id").to_string();
+    cli.run_json(&[
+        "root-key",
+        "create",
+        "--workspace",
+        &ws,
+        "--permission",
+        "api.*.read_key",
+        "--json",
+    ]);
+    let role = cli.run_json(&[
+        "role",
+        "create",
+        "--workspace",
+        &ws,
+        "reader",
+        "--permission",
+        "documents.read",
+        "--permission",
+        "documents.list",
+        "--json",
+    ]);
+    assert_eq!(role["name"], json!("reader"));
+    let project = cli.run_json(&["project", "create", "--name", "shop", "--json"]);
+    let project_id = project["projectId"].as_str().expect("project").to_string();
+    let second = cli.run_json(&[
+        "access-key",
+        "create",
+        "--project",
+        &project_id,
+        "--display-name",
+        "recovery",
+        "--json",
+    ]);
+    assert_eq!(
+        second["secret"].as_str().map(str::len),
+        Some(43),
+        "the secret, shown once"
+    );
+
+    let workspaces = cli.run_json(&["workspace", "list", "--json"]);
+    assert_eq!(workspaces[0]["id"], json!(ws));
+    assert_eq!(
+        (
+            workspaces[0]["apis"].clone(),
+            workspaces[0]["rootKeys"].clone()
+        ),
+        (json!(0), json!(2))
+    );
+    let root_keys = cli.run_json(&["root-key", "list", "--workspace", &ws, "--json"]);
+    assert_eq!(root_keys[1]["permissions"], json!(["api.*.read_key"]));
+    assert_eq!(root_keys[0]["lastUsedAt"], Value::Null);
+    assert!(root_keys[0].get("hash").is_none() && root_keys[0].get("key").is_none());
+    let roles = cli.run_json(&["role", "list", "--workspace", &ws, "--json"]);
+    assert_eq!(
+        roles[0]["permissions"],
+        json!(["documents.list", "documents.read"])
+    );
+    assert_eq!(roles[0]["keys"], json!(0));
+    let projects = cli.run_json(&["project", "list", "--json"]);
+    assert_eq!(projects[0]["accessKeys"], json!(2));
+    let access_keys = cli.run_json(&["access-key", "list", "--project", &project_id, "--json"]);
+    assert_eq!(access_keys[1]["displayName"], json!("recovery"));
+    let listed = cli.run(&["access-key", "list", "--project", &project_id]);
+    assert!(
+        !listed.contains(second["secret"].as_str().expect("secret")),
+        "never the secret"
+    );
+
+    assert_table("cli_workspace_list", &cli.run(&["workspace", "list"]));
+    assert_table(
+        "cli_root_key_list",
+        &cli.run(&["root-key", "list", "--workspace", &ws]),
+    );
+    assert_table(
+        "cli_role_list",
+        &cli.run(&["role", "list", "--workspace", &ws]),
+    );
+    assert_table("cli_project_list", &cli.run(&["project", "list"]));
+    assert_table("cli_access_key_list", &listed);
+
+    assert_eq!(
+        cli.run_json(&["workspace", "disable", &ws, "--json"])["enabled"],
+        json!(false)
+    );
+    assert_eq!(
+        cli.run(&["workspace", "enable", &ws]).trim(),
+        format!("workspace {ws} is enabled")
+    );
+    assert_eq!(
+        cli.run_json(&["workspace", "list", "--json"])[0]["enabled"],
+        json!(true)
+    );
+}
+
+#[test]
+fn errors_exit_with_their_codes_and_change_nothing() {
+    let cli = Cli::new();
+    let workspace = cli.run_json(&["workspace", "create", "acme", "--json"]);
+    let ws = workspace["workspaceId"].as_str().expect("id").to_string();
+    let project = cli.run_json(&["project", "create", "--json"]);
+    let project_id = project["projectId"].as_str().expect("project").to_string();
+    let only_key = project["accessKeyId"].as_str().expect("key").to_string();
+    cli.run(&["role", "create", "--workspace", &ws, "admin"]);
+
+    for (args, code, says) in [
+        (
+            vec!["root-key", "list", "--workspace", "ws_nope"],
+            3,
+            "no workspace ws_nope",
+        ),
+        (
+            vec!["root-key", "revoke", "key_nope"],
+            3,
+            "no live root key key_nope",
+        ),
+        (
+            vec!["workspace", "enable", "ws_nope"],
+            3,
+            "no workspace ws_nope",
+        ),
+        (
+            vec!["role", "delete", "--workspace", &ws, "nope"],
+            3,
+            "no role nope",
+        ),
+        (
+            vec!["access-key", "list", "--project", "nope"],
+            3,
+            "no project nope",
+        ),
+        (
+            vec!["access-key", "revoke", "--project", &project_id, "nope"],
+            3,
+            "no access key nope",
+        ),
+        (
+            vec!["role", "create", "--workspace", &ws, "admin"],
+            4,
+            "already exists",
+        ),
+        (
+            vec!["access-key", "revoke", "--project", &project_id, &only_key],
+            4,
+            "last access key",
+        ),
+        (
+            vec![
+                "access-key",
+                "create",
+                "--project",
+                &project_id,
+                "--display-name",
+                "default",
+            ],
+            4,
+            "already exists",
+        ),
+        (vec!["role", "delete", "--workspace", &ws], 2, "ROLE_NAME"),
+    ] {
+        let (exit, stderr) = failing(&cli, &args);
+        assert_eq!(exit, code, "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    // The refused revoke changed nothing; with --force it goes.
+    let keys = cli.run_json(&["access-key", "list", "--project", &project_id, "--json"]);
+    assert_eq!(keys.as_array().map(Vec::len), Some(1));
+    cli.run(&[
+        "access-key",
+        "revoke",
+        "--project",
+        &project_id,
+        &only_key,
+        "--force",
+    ]);
+    let keys = cli.run_json(&["access-key", "list", "--project", &project_id, "--json"]);
+    assert_eq!(keys, json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_from_the_cli_reach_running_servers() {
+    use crate::common::process::{BOUND, ServeProcess, create_api, post, seen_within, verify_code};
+    let cli = Cli::new();
+    let one = ServeProcess::start(&cli.database_url(), &[]);
+    let other = ServeProcess::start(&cli.database_url(), &[]);
+    let http = reqwest::Client::new();
+    let api_id = create_api(&http, &one.base_url).await;
+    let workspaces = cli.run_json(&["workspace", "list", "--json"]);
+    let ws = workspaces[0]["id"].as_str().expect("workspace").to_string();
+
+    // A revoked root key: 401 on the other server.
+    let root = cli.run_json(&[
+        "root-key",
+        "create",
+        "--workspace",
+        &ws,
+        "--permission",
+        "*",
+        "--json",
+    ]);
+    let root_key = root["rootKey"].as_str().expect("root key").to_string();
+    let get_api = || {
+        let (http, url, root_key) = (
+            http.clone(),
+            format!("{}/v1/apis.getApi?apiId={api_id}", other.base_url),
+            root_key.clone(),
+        );
+        async move {
+            let response = http
+                .get(url)
+                .bearer_auth(root_key)
+                .send()
+                .await
+                .expect("getApi");
+            json!(response.status().as_u16())
+        }
+    };
+    assert_eq!(get_api().await, json!(200));
+    cli.run(&[
+        "root-key",
+        "revoke",
+        root["rootKeyId"].as_str().expect("id"),
+    ]);
+    let root_took = seen_within("a revoked root key", json!(401), get_api).await;
+    let listed = cli.run_json(&["root-key", "list", "--workspace", &ws, "--json"]);
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(1),
+        "only the bootstrap key is left"
+    );
+
+    // A deleted role: its permission no longer verifies.
+    cli.run(&[
+        "role",
+        "create",
+        "--workspace",
+        &ws,
+        "editor",
+        "--permission",
+        "documents.write",
+    ]);
+    let (_, created) = post(
+        &http,
+        &one.base_url,
+        "/v1/keys.createKey",
+        &json!({"apiId": api_id, "roles": ["editor"]}),
+        true,
+    )
+    .await
+    .expect("createKey");
+    let key = created["key"].as_str().expect("key").to_string();
+    let check = || {
+        let (http, url, key) = (http.clone(), other.base_url.clone(), key.clone());
+        async move {
+            let body = json!({"key": key, "authorization": {"permissions": "documents.write"}});
+            match post(&http, &url, "/v1/keys.verifyKey", &body, false).await {
+                Ok((_, answer)) if answer["valid"] == json!(true) => json!("VALID"),
+                Ok((_, answer)) => answer["code"].clone(),
+                Err(e) => json!(e.to_string()),
+            }
+        }
+    };
+    assert_eq!(check().await, json!("VALID"));
+    let roles = cli.run_json(&["role", "list", "--workspace", &ws, "--json"]);
+    assert_eq!(roles[0]["keys"], json!(1));
+    let (exit, _) = failing(&cli, &["role", "delete", "--workspace", &ws, "editor"]);
+    assert_eq!(exit, 4, "a role that keys hold needs --force");
+    cli.run(&["role", "delete", "--workspace", &ws, "editor", "--force"]);
+    let role_took = seen_within("a deleted role", json!("INSUFFICIENT_PERMISSIONS"), check).await;
+    assert_eq!(
+        verify_code(&http, &other.base_url, &key).await,
+        json!("VALID"),
+        "the key itself still verifies"
+    );
+
+    // A revoked access key and a token issued for it.
+    let projects = cli.run_json(&["project", "list", "--json"]);
+    let project = projects[0]["id"].as_str().expect("project").to_string();
+    let issued = cli.run_json(&["access-key", "create", "--project", &project, "--json"]);
+    let (id, secret) = (
+        issued["accessKeyId"].as_str().expect("id").to_string(),
+        issued["secret"].as_str().expect("secret").to_string(),
+    );
+    let token: Value = http
+        .post(format!("{}/oauth2/token", one.base_url))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("JSON");
+    let bearer = format!("Bearer {}", token["access_token"].as_str().expect("token"));
+    let basic = crate::sinch::basic(&id, &secret);
+    let list = |authorization: String| {
+        let (http, url) = (
+            http.clone(),
+            format!("{}/v1/projects/{project}/accessKeys", other.base_url),
+        );
+        async move {
+            let response = http
+                .get(url)
+                .header("authorization", authorization)
+                .send()
+                .await
+                .expect("list");
+            json!(response.status().as_u16())
+        }
+    };
+    assert_eq!(list(basic.clone()).await, json!(200));
+    assert_eq!(list(bearer.clone()).await, json!(200));
+    cli.run(&["access-key", "revoke", "--project", &project, &id]);
+    let basic_took = seen_within("a revoked access key (Basic)", json!(401), || {
+        list(basic.clone())
+    })
+    .await;
+    let bearer_took = seen_within("a revoked access key's token", json!(401), || {
+        list(bearer.clone())
+    })
+    .await;
+    for took in [root_took, role_took, basic_took, bearer_took] {
+        assert!(took <= BOUND, "took {took:?}");
+    }
 }

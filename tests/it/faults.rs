@@ -3,7 +3,7 @@
 //! print are the ones the closing notes report:
 //! `cargo test --test it faults -- --nocapture`.
 
-use crate::common::process::ServeProcess;
+use crate::common::process::{Database, ServeProcess, create_api, post};
 use crate::common::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, Api, ROOT_KEY, Request};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -11,58 +11,6 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
-
-/// A database file in a temporary directory, for processes to share.
-struct Database {
-    dir: tempfile::TempDir,
-}
-
-impl Database {
-    fn new() -> Database {
-        Database {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    fn path(&self) -> std::path::PathBuf {
-        self.dir.path().join("keyward.db")
-    }
-
-    fn url(&self) -> String {
-        format!("sqlite://{}", self.path().display())
-    }
-}
-
-/// A JSON POST (with the root key, when asked); `Err` when no answer came.
-async fn post(
-    http: &reqwest::Client,
-    base_url: &str,
-    path: &str,
-    body: &Value,
-    root_key: bool,
-) -> reqwest::Result<(u16, Value)> {
-    let mut request = http.post(format!("{base_url}{path}")).json(body);
-    if root_key {
-        request = request.bearer_auth(ROOT_KEY);
-    }
-    let response = request.send().await?;
-    let status = response.status().as_u16();
-    Ok((status, response.json().await?))
-}
-
-async fn create_api(http: &reqwest::Client, base_url: &str) -> String {
-    let (status, body) = post(
-        http,
-        base_url,
-        "/v1/apis.createApi",
-        &json!({"name": "faults"}),
-        true,
-    )
-    .await
-    .expect("createApi");
-    assert_eq!(status, 200, "{body}");
-    body["apiId"].as_str().expect("apiId").to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_verify_load_never_overspends() {

@@ -13,6 +13,7 @@ mod coverage;
 mod errors;
 mod faults;
 mod generated;
+mod processes;
 mod sinch;
 mod spec_conformance;
 mod unkey;

@@ -14,7 +14,7 @@ pub use error::{Error, Result};
 
 use crate::domain::cache::Cache;
 use crate::domain::clock::Clock;
-use crate::storage::{AccessKeyRow, Storage};
+use crate::storage::{AccessKeyRow, Change, Storage};
 use rand::RngCore;
 use std::sync::Arc;
 
@@ -40,7 +40,8 @@ pub struct Sinch {
     signing_key: tokens::SigningKey,
     settings: Settings,
     /// Access keys by id, for authentication and reads. Renames and deletes
-    /// (which only this API makes) invalidate them at once.
+    /// made here invalidate them at once; those made by other processes,
+    /// through the change log.
     keys: Cache<String, AccessKeyRow>,
     /// Claims of tokens whose signature has been checked, by the token's
     /// SHA-256: checking one is the costly part of a bearer request.
@@ -86,6 +87,18 @@ impl Sinch {
             keys: Cache::new(ACCESS_KEY_CACHE_CAPACITY),
             verified_tokens: Cache::new(VERIFIED_TOKEN_CACHE_CAPACITY),
         })
+    }
+
+    /// Drops what a change made stale (see [`crate::domain::changes`]).
+    pub fn apply_change(&self, change: &Change) {
+        if let Change::AccessKey(id) = change {
+            self.keys.invalidate([id.clone()]);
+        }
+    }
+
+    /// Drops every cached access key: for a process that missed changes.
+    pub fn forget_everything(&self) {
+        self.keys.clear();
     }
 
     /// An access key by id, from the cache or else from storage.

@@ -6,6 +6,9 @@ use crate::domain::credentials::bearer_token;
 use crate::domain::secrets;
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+const MINUTE_MS: i64 = 60_000;
 
 /// An authenticated root key.
 #[derive(Debug)]
@@ -13,6 +16,8 @@ pub struct RootKey {
     pub id: String,
     pub workspace_id: String,
     permissions: HashSet<String>,
+    /// The minute it was last recorded as used (see [`Unkey::authenticate`]).
+    last_used_minute: AtomicI64,
 }
 
 impl RootKey {
@@ -54,6 +59,7 @@ impl Unkey {
                 id: row.id,
                 workspace_id: row.workspace_id,
                 permissions: permissions.into_iter().collect(),
+                last_used_minute: AtomicI64::new(0),
             }))
         };
         let root = self
@@ -63,6 +69,14 @@ impl Unkey {
             .ok_or_else(|| Error::Unauthorized("the root key is not valid".into()))?;
         if self.workspace_disabled(&root.workspace_id) {
             return Err(Error::Forbidden("workspace is disabled".into()));
+        }
+        // Last use, to the minute: one record per key and minute, written
+        // with the verification counts.
+        let minute = self.now().div_euclid(MINUTE_MS) * MINUTE_MS;
+        if root.last_used_minute.fetch_max(minute, Ordering::Relaxed) < minute
+            && let Ok(mut uses) = self.root_key_uses.lock()
+        {
+            uses.push((root.id.clone(), minute));
         }
         Ok(root)
     }

@@ -20,7 +20,7 @@ pub use error::{Error, Result};
 
 use crate::domain::cache::Cache;
 use crate::domain::clock::Clock;
-use crate::storage::{RefillBoundaries, Storage};
+use crate::storage::{Change, RefillBoundaries, Storage};
 use chrono::{Datelike, TimeZone, Utc};
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -48,14 +48,16 @@ pub struct Unkey {
     buckets: ratelimit::TokenBuckets,
     windows: ratelimit::FixedWindows,
     counts: analytics::VerificationCounts,
-    /// Workspaces are disabled by the CLI, in another process, so this set is
-    /// refreshed every second rather than invalidated.
+    /// Workspaces are disabled by the CLI, in another process: this set is
+    /// read again whenever the change log says one changed.
     disabled_workspaces: RwLock<HashSet<String>>,
     /// Namespace ids by (workspace, name); namespaces are never deleted.
     namespaces: Cache<(String, String), String>,
-    /// Root keys by hash. They never change once made (only their
-    /// workspace's state, which `disabled_workspaces` tracks).
+    /// Root keys by hash. Revoking one invalidates it through the change
+    /// log; their workspace's state is in `disabled_workspaces`.
     root_keys: Cache<[u8; 32], RootKey>,
+    /// Root key uses (id, minute) not yet written.
+    root_key_uses: std::sync::Mutex<Vec<(String, i64)>>,
 }
 
 impl std::fmt::Debug for Unkey {
@@ -84,14 +86,15 @@ impl Unkey {
             disabled_workspaces: RwLock::new(HashSet::new()),
             namespaces: Cache::new(NAMESPACE_CACHE_CAPACITY),
             root_keys: Cache::new(ROOT_KEY_CACHE_CAPACITY),
+            root_key_uses: std::sync::Mutex::default(),
         };
         unkey.refresh_disabled_workspaces().await?;
         Ok(unkey)
     }
 
-    /// Once a second: re-reads disabled workspaces and forgets limiter state
-    /// that no longer matters. Every [`COUNTS_FLUSH_SECS`], or as soon as
-    /// the tally is large: writes out verification counts.
+    /// Once a second: forgets limiter state that no longer matters. Every
+    /// [`COUNTS_FLUSH_SECS`], or as soon as the tally is large: writes out
+    /// verification counts.
     pub fn spawn_background(self: &Arc<Self>, log: slog::Logger) -> tokio::task::JoinHandle<()> {
         let unkey = Arc::clone(self);
         tokio::spawn(async move {
@@ -106,16 +109,13 @@ impl Unkey {
                     }
                     () = unkey.counts.flush_wanted() => true,
                 };
-                if flush_now && let Err(e) = unkey.counts.flush(&unkey.storage).await {
+                if flush_now && let Err(e) = unkey.flush().await {
                     slog::warn!(log, "writing verification counts failed; will retry"; "error" => %e);
                 }
                 let dropped = unkey.counts.take_dropped();
                 if dropped > 0 {
                     slog::warn!(log, "verification counts dropped: too many pending while the database could not take them";
                         "dropped" => dropped);
-                }
-                if let Err(e) = unkey.refresh_disabled_workspaces().await {
-                    slog::warn!(log, "reading disabled workspaces failed"; "error" => %e);
                 }
                 let now = unkey.clock.now_ms();
                 unkey.buckets.sweep(now);
@@ -124,9 +124,36 @@ impl Unkey {
         })
     }
 
-    /// Writes out what is pending; for shutdown.
+    /// Writes out what is pending: verification counts, and when root keys
+    /// were last used (lost if this fails: it is coarse anyway).
     pub async fn flush(&self) -> Result<()> {
+        let uses = self
+            .root_key_uses
+            .lock()
+            .map(|mut uses| std::mem::take(&mut *uses))
+            .unwrap_or_default();
+        self.storage.record_root_key_use(&uses).await?;
         Ok(self.counts.flush(&self.storage).await?)
+    }
+
+    /// Drops what a change made stale (see [`crate::domain::changes`]).
+    pub async fn apply_change(&self, change: &Change) -> Result<()> {
+        match change {
+            Change::Key(hash) => self.cache.invalidate([*hash]),
+            Change::AllKeys => self.cache.clear(),
+            Change::RootKey(hash) => self.root_keys.invalidate([*hash]),
+            Change::Workspace(_) => self.refresh_disabled_workspaces().await?,
+            Change::AccessKey(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Drops every cached key and root key, and re-reads disabled
+    /// workspaces: for a process that missed changes.
+    pub async fn forget_everything(&self) -> Result<()> {
+        self.cache.clear();
+        self.root_keys.clear();
+        self.refresh_disabled_workspaces().await
     }
 
     async fn refresh_disabled_workspaces(&self) -> Result<()> {

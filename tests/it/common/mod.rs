@@ -312,7 +312,7 @@ fn redact(value: &mut Value) {
 }
 
 /// Replaces generated ids inside text, such as `api_3Kug…` or a UUID in a message.
-fn redact_ids(text: &str) -> String {
+pub fn redact_ids(text: &str) -> String {
     const PREFIXES: [&str; 6] = ["api_", "key_", "ws_", "rlns_", "role_", "perm_"];
     let is_token_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
     let mut out = String::with_capacity(text.len());

@@ -2,10 +2,32 @@
 //! cannot show: signals, kill -9, restarts on the same database, open-file
 //! limits and the logs.
 
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
+
+/// A database file in a temporary directory, for processes to share.
+pub struct Database {
+    pub dir: tempfile::TempDir,
+}
+
+impl Database {
+    pub fn new() -> Database {
+        Database {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("keyward.db")
+    }
+
+    pub fn url(&self) -> String {
+        format!("sqlite://{}", self.path().display())
+    }
+}
 
 /// A `keyward serve` process on a database of the test's.
 pub struct ServeProcess {
@@ -142,4 +164,98 @@ impl Drop for ServeProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A JSON POST (with the root key, when asked); `Err` when no answer came.
+pub async fn post(
+    http: &reqwest::Client,
+    base_url: &str,
+    path: &str,
+    body: &Value,
+    root_key: bool,
+) -> reqwest::Result<(u16, Value)> {
+    let mut request = http.post(format!("{base_url}{path}")).json(body);
+    if root_key {
+        request = request.bearer_auth(super::ROOT_KEY);
+    }
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().await?))
+}
+
+pub async fn create_api(http: &reqwest::Client, base_url: &str) -> String {
+    let (status, body) = post(
+        http,
+        base_url,
+        "/v1/apis.createApi",
+        &json!({"name": "faults"}),
+        true,
+    )
+    .await
+    .expect("createApi");
+    assert_eq!(status, 200, "{body}");
+    body["apiId"].as_str().expect("apiId").to_string()
+}
+
+/// How soon a change made through one process reaches the others
+/// (notes/unkey-v1.md A.22).
+pub const BOUND: Duration = Duration::from_millis(100);
+
+/// Polls `observe` every 5 ms until it returns `expected`; how long that
+/// took. Fails past one second.
+pub async fn seen_within<F, Fut>(what: &str, expected: Value, observe: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Value>,
+{
+    let started = Instant::now();
+    loop {
+        let observed = observe().await;
+        if observed == expected {
+            let took = started.elapsed();
+            println!("{what}: seen by the other process after {took:?}");
+            return took;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{what}: still {observed} after 1 s, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// What verifying `key` answers: `"VALID"`, the denial code, or the HTTP
+/// status of an error.
+pub async fn verify_code(http: &reqwest::Client, base_url: &str, key: &str) -> Value {
+    match post(
+        http,
+        base_url,
+        "/v1/keys.verifyKey",
+        &json!({"key": key}),
+        false,
+    )
+    .await
+    {
+        Ok((200, answer)) if answer["valid"] == json!(true) => json!("VALID"),
+        Ok((200, answer)) => answer["code"].clone(),
+        Ok((status, _)) => json!(status),
+        Err(e) => json!(e.to_string()),
+    }
+}
+
+/// The workspace of an api, through getApi.
+pub async fn workspace_of(http: &reqwest::Client, base_url: &str, api_id: &str) -> String {
+    let api: Value = http
+        .get(format!("{base_url}/v1/apis.getApi?apiId={api_id}"))
+        .bearer_auth(super::ROOT_KEY)
+        .send()
+        .await
+        .expect("getApi")
+        .json()
+        .await
+        .expect("JSON");
+    api["workspaceId"]
+        .as_str()
+        .expect("workspaceId")
+        .to_string()
 }
