@@ -281,10 +281,16 @@ pub async fn create_role(
         return Err(no_workspace(workspace_id));
     }
     let role_id = new_id("role", now_ms);
+    let permission_ids: Vec<String> = permissions.iter().map(|_| new_id("perm", now_ms)).collect();
     storage
-        .create_role(workspace_id, &role_id, name, permissions, now_ms, || {
-            new_id("perm", now_ms)
-        })
+        .create_role(
+            workspace_id,
+            &role_id,
+            name,
+            permissions,
+            now_ms,
+            &permission_ids,
+        )
         .await
         .map_err(|e| match e {
             StorageError::Conflict(message) => Conflict(message).into(),
@@ -411,15 +417,14 @@ pub async fn seed_benchmark(
         .create_api(&api_id, &root.workspace_id, "bench", now_ms)
         .await?;
 
-    let special = |remaining: Option<i64>,
-                   ratelimit: Option<crate::storage::Ratelimit<'static>>| {
+    let special = |remaining: Option<i64>, ratelimit: Option<crate::storage::KeyRatelimit>| {
         let key = secrets::new_unkey_key(Some("bench"), 16);
         (new_id("key", now_ms), key, remaining, ratelimit)
     };
     let hot = special(None, None);
     let remaining = special(Some(i64::MAX / 2), None);
-    let bucket = crate::storage::Ratelimit {
-        kind: "fast",
+    let bucket = crate::storage::KeyRatelimit {
+        kind: crate::storage::RatelimitKind::Fast,
         limit: 1_000_000_000,
         refill_rate: 1_000_000_000,
         refill_interval: 1000,

@@ -1,6 +1,7 @@
 //! Sinch access keys, per project, and the token signing key.
 
-use super::{Result, Storage, StorageError};
+use super::Result;
+use async_trait::async_trait;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccessKeyRow {
@@ -32,120 +33,35 @@ pub enum AccessKeyWrite {
     NotFound,
 }
 
-fn name_taken_or(error: sqlx::Error) -> Result<AccessKeyWrite> {
-    let error = StorageError::from(error);
-    if error.is_unique_violation() {
-        Ok(AccessKeyWrite::NameTaken)
-    } else {
-        Err(error)
-    }
-}
+#[async_trait]
+pub trait AccessKeyStore {
+    async fn find_access_key(&self, id: &str) -> Result<Option<AccessKeyRow>>;
 
-impl Storage {
-    pub async fn find_access_key(&self, id: &str) -> Result<Option<AccessKeyRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, project_id, display_name, secret_hash, created_at, updated_at FROM access_keys WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    /// Inserts a key unless the project already has `limit` keys; the count
-    /// and the insert are one statement, so concurrent creates cannot pass it.
-    pub async fn insert_access_key(
-        &self,
-        key: &NewAccessKey<'_>,
-        limit: i64,
-    ) -> Result<AccessKeyWrite> {
-        let inserted = sqlx::query(
-            "INSERT INTO access_keys (id, project_id, display_name, secret_hash, created_at, updated_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?5
-              WHERE (SELECT COUNT(*) FROM access_keys WHERE project_id = ?2) < ?6",
-        )
-        .bind(key.id)
-        .bind(key.project_id)
-        .bind(key.display_name)
-        .bind(key.secret_hash)
-        .bind(key.created_at)
-        .bind(limit)
-        .execute(&self.writer)
-        .await;
-        match inserted {
-            Ok(done) if done.rows_affected() == 1 => Ok(AccessKeyWrite::Done),
-            Ok(_) => Ok(AccessKeyWrite::LimitReached),
-            Err(e) => name_taken_or(e),
-        }
-    }
+    /// Inserts a key unless the project already has `limit` keys, even
+    /// against concurrent creates.
+    async fn insert_access_key(&self, key: &NewAccessKey<'_>, limit: i64)
+    -> Result<AccessKeyWrite>;
 
     /// A page of a project's keys in creation order, after `after`.
-    pub async fn list_access_keys(
+    async fn list_access_keys(
         &self,
         project_id: &str,
         after: Option<(i64, &str)>,
         limit: i64,
-    ) -> Result<Vec<AccessKeyRow>> {
-        let (after_time, after_id) = after.unwrap_or((i64::MIN, ""));
-        Ok(sqlx::query_as(
-            "SELECT id, project_id, display_name, secret_hash, created_at, updated_at FROM access_keys
-              WHERE project_id = ? AND (created_at, id) > (?, ?)
-              ORDER BY created_at, id LIMIT ?",
-        )
-        .bind(project_id)
-        .bind(after_time)
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
-    }
+    ) -> Result<Vec<AccessKeyRow>>;
 
-    pub async fn rename_access_key(
+    async fn rename_access_key(
         &self,
         project_id: &str,
         id: &str,
         display_name: &str,
         now_ms: i64,
-    ) -> Result<AccessKeyWrite> {
-        let renamed = sqlx::query(
-            "UPDATE access_keys SET display_name = ?, updated_at = ? WHERE id = ? AND project_id = ?",
-        )
-        .bind(display_name)
-        .bind(now_ms)
-        .bind(id)
-        .bind(project_id)
-        .execute(&self.writer)
-        .await;
-        match renamed {
-            Ok(done) if done.rows_affected() == 1 => Ok(AccessKeyWrite::Done),
-            Ok(_) => Ok(AccessKeyWrite::NotFound),
-            Err(e) => name_taken_or(e),
-        }
-    }
+    ) -> Result<AccessKeyWrite>;
 
     /// Returns false when the project has no such key.
-    pub async fn delete_access_key(&self, project_id: &str, id: &str) -> Result<bool> {
-        let deleted = sqlx::query("DELETE FROM access_keys WHERE id = ? AND project_id = ?")
-            .bind(id)
-            .bind(project_id)
-            .execute(&self.writer)
-            .await?;
-        Ok(deleted.rows_affected() == 1)
-    }
+    async fn delete_access_key(&self, project_id: &str, id: &str) -> Result<bool>;
 
     /// The token signing key: `candidate` is stored if there is none yet,
     /// and whichever key is stored is returned.
-    pub async fn token_signing_key(&self, candidate: &[u8], now_ms: i64) -> Result<Vec<u8>> {
-        sqlx::query(
-            "INSERT OR IGNORE INTO token_signing_key (id, secret, created_at) VALUES (1, ?, ?)",
-        )
-        .bind(candidate)
-        .bind(now_ms)
-        .execute(&self.writer)
-        .await?;
-        let (secret,): (Vec<u8>,) =
-            sqlx::query_as("SELECT secret FROM token_signing_key WHERE id = 1")
-                .fetch_one(&self.writer)
-                .await?;
-        Ok(secret)
-    }
+    async fn token_signing_key(&self, candidate: &[u8], now_ms: i64) -> Result<Vec<u8>>;
 }

@@ -1,6 +1,7 @@
 //! Unkey apis: the keyspaces keys belong to.
 
-use super::{Result, Storage};
+use super::Result;
+use async_trait::async_trait;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiRow {
@@ -9,64 +10,20 @@ pub struct ApiRow {
     pub name: String,
 }
 
-impl Storage {
-    pub async fn create_api(
-        &self,
-        id: &str,
-        workspace_id: &str,
-        name: &str,
-        now_ms: i64,
-    ) -> Result<()> {
-        sqlx::query("INSERT INTO apis (id, workspace_id, name, created_at) VALUES (?, ?, ?, ?)")
-            .bind(id)
-            .bind(workspace_id)
-            .bind(name)
-            .bind(now_ms)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
+#[async_trait]
+pub trait ApiStore {
+    async fn create_api(&self, id: &str, workspace_id: &str, name: &str, now_ms: i64)
+    -> Result<()>;
 
     /// A live api of the workspace.
-    pub async fn find_api(&self, workspace_id: &str, api_id: &str) -> Result<Option<ApiRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, workspace_id, name FROM apis
-              WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL",
-        )
-        .bind(api_id)
-        .bind(workspace_id)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
+    async fn find_api(&self, workspace_id: &str, api_id: &str) -> Result<Option<ApiRow>>;
 
     /// Soft-deletes an api and its live keys in one transaction. Returns the
     /// hashes of the keys it deleted, or `None` when there was no such api.
-    pub async fn delete_api(
+    async fn delete_api(
         &self,
         workspace_id: &str,
         api_id: &str,
         now_ms: i64,
-    ) -> Result<Option<Vec<Vec<u8>>>> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let deleted = sqlx::query(
-            "UPDATE apis SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL",
-        )
-        .bind(now_ms)
-        .bind(api_id)
-        .bind(workspace_id)
-        .execute(&mut *tx)
-        .await?;
-        if deleted.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let hashes: Vec<(Vec<u8>,)> = sqlx::query_as(
-            "UPDATE keys SET deleted_at = ? WHERE api_id = ? AND deleted_at IS NULL RETURNING hash",
-        )
-        .bind(now_ms)
-        .bind(api_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Some(hashes.into_iter().map(|(h,)| h).collect()))
-    }
+    ) -> Result<Option<Vec<Vec<u8>>>>;
 }

@@ -1,6 +1,7 @@
 //! Verification outcomes per key and UTC day, written in batches.
 
-use super::{Result, Storage};
+use super::Result;
+use async_trait::async_trait;
 
 /// Outcome counts of one key on one day.
 #[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
@@ -19,68 +20,18 @@ pub struct CountsDelta {
     pub counts: DailyCounts,
 }
 
-impl Storage {
-    /// Adds a batch of counts: one statement, one transaction.
-    pub async fn add_verification_counts(&self, batch: &[CountsDelta]) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<_> = batch
-            .iter()
-            .map(|delta| {
-                (
-                    &delta.key_id,
-                    delta.counts.day,
-                    &delta.workspace_id,
-                    delta.counts.success,
-                    delta.counts.rate_limited,
-                    delta.counts.usage_exceeded,
-                )
-            })
-            .collect();
-        // `WHERE true`: SQLite's parser needs it between a SELECT and ON CONFLICT.
-        sqlx::query(
-            "INSERT INTO verification_counts (key_id, day, workspace_id, success, rate_limited, usage_exceeded)
-             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-                    json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]')
-               FROM json_each(?) WHERE true
-             ON CONFLICT (key_id, day) DO UPDATE SET
-                success = success + excluded.success,
-                rate_limited = rate_limited + excluded.rate_limited,
-                usage_exceeded = usage_exceeded + excluded.usage_exceeded",
-        )
-        .bind(serde_json::to_string(&rows).unwrap_or_default())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
+#[async_trait]
+pub trait VerificationStore {
+    /// Adds a batch of counts, in one transaction.
+    async fn add_verification_counts(&self, batch: &[CountsDelta]) -> Result<()>;
 
     /// Daily counts summed over `key_ids` of the workspace, for days in
     /// `[start, end]`, ordered by day.
-    pub async fn verification_counts(
+    async fn verification_counts(
         &self,
         workspace_id: &str,
         key_ids: &[String],
         start: i64,
         end: i64,
-    ) -> Result<Vec<DailyCounts>> {
-        let mut query: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
-            "SELECT day, SUM(success) AS success, SUM(rate_limited) AS rate_limited,
-                    SUM(usage_exceeded) AS usage_exceeded
-               FROM verification_counts WHERE workspace_id = ",
-        );
-        query
-            .push_bind(workspace_id)
-            .push(" AND day >= ")
-            .push_bind(start)
-            .push(" AND day <= ")
-            .push_bind(end);
-        query.push(" AND key_id IN (");
-        let mut ids = query.separated(", ");
-        for id in key_ids {
-            ids.push_bind(id);
-        }
-        query.push(") GROUP BY day ORDER BY day");
-        Ok(query.build_query_as().fetch_all(&self.pool).await?)
-    }
+    ) -> Result<Vec<DailyCounts>>;
 }

@@ -65,12 +65,6 @@ pub fn create_key(body: types::KeysCreateKeyBody) -> CreateKey {
     }
 }
 
-fn json_names(names: &str) -> Vec<String> {
-    let mut names: Vec<String> = serde_json::from_str(names).unwrap_or_default();
-    names.sort();
-    names
-}
-
 fn meta_object(meta: Option<&str>) -> serde_json::Map<String, serde_json::Value> {
     meta.and_then(|m| serde_json::from_str(m).ok())
         .unwrap_or_default()
@@ -78,42 +72,26 @@ fn meta_object(meta: Option<&str>) -> serde_json::Map<String, serde_json::Value>
 
 /// A key as getKey and listKeys show it.
 pub fn key(row: KeyRow) -> types::Key {
-    let positive = |n: Option<i64>| {
-        n.and_then(|n| u64::try_from(n).ok())
-            .and_then(NonZeroU64::new)
-    };
-    let ratelimit = match (
-        row.ratelimit_type.as_deref(),
-        positive(row.ratelimit_limit),
-        positive(row.ratelimit_refill_rate),
-        positive(row.ratelimit_refill_interval),
-    ) {
-        (Some(kind), Some(limit), Some(refill_rate), Some(refill_interval)) => {
-            Some(types::KeyRatelimit {
-                type_: if kind == "consistent" {
-                    types::KeyRatelimitType::Consistent
-                } else {
-                    types::KeyRatelimitType::Fast
-                },
-                limit,
-                refill_rate,
-                refill_interval,
-            })
-        }
-        _ => None,
-    };
-    let refill = match (row.refill_interval.as_deref(), row.refill_amount) {
-        (Some(interval), Some(amount)) => Some(types::KeyRefill {
-            interval: if interval == "monthly" {
-                types::KeyRefillInterval::Monthly
-            } else {
-                types::KeyRefillInterval::Daily
+    let positive = |n: i64| u64::try_from(n).ok().and_then(NonZeroU64::new);
+    let ratelimit = row.ratelimit.and_then(|r| {
+        Some(types::KeyRatelimit {
+            type_: match r.kind {
+                RatelimitKind::Consistent => types::KeyRatelimitType::Consistent,
+                RatelimitKind::Fast => types::KeyRatelimitType::Fast,
             },
-            amount,
-            last_refill_at: row.last_refill_at,
-        }),
-        _ => None,
-    };
+            limit: positive(r.limit)?,
+            refill_rate: positive(r.refill_rate)?,
+            refill_interval: positive(r.refill_interval)?,
+        })
+    });
+    let refill = row.refill.map(|r| types::KeyRefill {
+        interval: match r.interval {
+            RefillInterval::Monthly => types::KeyRefillInterval::Monthly,
+            RefillInterval::Daily => types::KeyRefillInterval::Daily,
+        },
+        amount: r.amount,
+        last_refill_at: row.last_refill_at,
+    });
     types::Key {
         id: row.id,
         start: row.start,
@@ -128,8 +106,8 @@ pub fn key(row: KeyRow) -> types::Key {
         remaining: row.remaining,
         refill,
         ratelimit,
-        roles: json_names(&row.roles),
-        permissions: json_names(&row.permissions),
+        roles: row.roles,
+        permissions: row.permissions,
         enabled: Some(row.enabled),
     }
 }

@@ -53,12 +53,10 @@ impl Unkey {
             if !row.workspace_enabled {
                 return Err(Error::Forbidden("workspace is disabled".into()));
             }
-            let permissions: Vec<String> =
-                serde_json::from_str(&row.permissions).unwrap_or_default();
             Ok(Some(RootKey {
                 id: row.id,
                 workspace_id: row.workspace_id,
-                permissions: permissions.into_iter().collect(),
+                permissions: row.permissions.into_iter().collect(),
                 last_used_minute: AtomicI64::new(0),
             }))
         };

@@ -4,64 +4,13 @@ use super::cache::hash_key;
 use super::permissions::Query;
 use super::{Error, Result, RootKey, Unkey};
 use crate::domain::{ids::new_id, secrets};
-use crate::storage::{
-    DailyCounts, InsertKey, KeyPage, KeyPatch, KeyRow, NewKey, Ratelimit, RemainingChange,
-};
+use crate::storage::{DailyCounts, InsertKey, KeyPage, KeyPatch, KeyRow, NewKey, RemainingChange};
+pub use crate::storage::{KeyRatelimit, RatelimitKind, Refill, RefillInterval};
 
 pub const MIN_BYTE_LENGTH: i64 = 16;
 pub const MAX_BYTE_LENGTH: i64 = 255;
 pub const MAX_PREFIX_CHARS: usize = 8;
 pub const MAX_PAGE_SIZE: u64 = 100;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefillInterval {
-    Daily,
-    Monthly,
-}
-
-impl RefillInterval {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefillInterval::Daily => "daily",
-            RefillInterval::Monthly => "monthly",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Refill {
-    pub interval: RefillInterval,
-    pub amount: i64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RatelimitKind {
-    Fast,
-    Consistent,
-}
-
-/// A per-key token bucket, as createKey and updateKey set it.
-#[derive(Debug, Clone, Copy)]
-pub struct KeyRatelimit {
-    pub kind: RatelimitKind,
-    pub limit: i64,
-    pub refill_rate: i64,
-    pub refill_interval: i64,
-}
-
-impl KeyRatelimit {
-    fn stored(&self) -> Ratelimit<'static> {
-        Ratelimit {
-            kind: match self.kind {
-                RatelimitKind::Fast => "fast",
-                RatelimitKind::Consistent => "consistent",
-            },
-            limit: self.limit,
-            refill_rate: self.refill_rate,
-            refill_interval: self.refill_interval,
-        }
-    }
-}
 
 /// What createKey (and the legacy `POST /v1/keys`) asks for.
 #[derive(Debug, Clone)]
@@ -204,8 +153,8 @@ impl Unkey {
                 created_at: now,
                 expires_at: request.expires,
                 remaining: request.remaining,
-                refill: request.refill.map(|r| (r.interval.as_str(), r.amount)),
-                ratelimit: request.ratelimit.map(|r| r.stored()),
+                refill: request.refill,
+                ratelimit: request.ratelimit,
                 roles: &request.roles,
             })
             .await?;
@@ -222,7 +171,7 @@ impl Unkey {
     pub async fn get_key(&self, root: &RootKey, key_id: &str) -> Result<KeyRow> {
         let key = self.find_key(root, key_id).await?;
         root.require(&api_permission("read_key", &key.api_id))?;
-        if key.refill_interval.is_some() {
+        if key.refill.is_some() {
             let now = self.now();
             self.storage
                 .refill_if_due(key_id, now, super::refill_boundaries(now))
@@ -257,7 +206,7 @@ impl Unkey {
         }
         // A key whose remaining becomes unlimited keeps no refill.
         let refill = match (update.refill, update.remaining) {
-            (None, Some(None)) if key.refill_interval.is_some() => Some(None),
+            (None, Some(None)) if key.refill.is_some() => Some(None),
             (refill, _) => refill,
         };
         let patch = KeyPatch {
@@ -266,8 +215,8 @@ impl Unkey {
             meta: update.meta.as_ref().map(|m| m.as_ref().map(meta_json)),
             expires_at: update.expires,
             remaining: update.remaining,
-            refill: refill.map(|r| r.map(|r| (r.interval.as_str(), r.amount))),
-            ratelimit: update.ratelimit.map(|r| r.map(|r| r.stored())),
+            refill,
+            ratelimit: update.ratelimit,
             enabled: update.enabled,
         };
         if !self

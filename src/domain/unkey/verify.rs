@@ -141,30 +141,29 @@ impl Unkey {
     /// The key with this secret, from the cache or else from storage.
     async fn cached_key(&self, key: &str) -> Result<Option<Arc<CachedKey>>> {
         let hash = secrets::hash(key);
-        let load = async { Ok(self.storage.find_key_by_hash(&hash)?.map(cached_key_of)) };
+        let load = async {
+            Ok(self
+                .storage
+                .find_key_by_hash(&hash)
+                .await?
+                .map(cached_key_of))
+        };
         self.cache.get_or_load(&hash, load).await
     }
 }
 
 fn cached_key_of(row: VerifiableKeyRow) -> CachedKey {
-    let ratelimit = match (
-        row.ratelimit_limit,
-        row.ratelimit_refill_rate,
-        row.ratelimit_refill_interval,
-    ) {
-        (Some(limit), Some(refill_rate), Some(refill_interval_ms)) => Some(BucketConfig {
-            limit,
-            refill_rate,
-            refill_interval_ms,
-        }),
-        _ => None,
-    };
+    let ratelimit = row.ratelimit.map(|r| BucketConfig {
+        limit: r.limit,
+        refill_rate: r.refill_rate,
+        refill_interval_ms: r.refill_interval,
+    });
     CachedKey {
         meta: row
             .meta
             .as_deref()
             .and_then(|m| serde_json::from_str(m).ok()),
-        permissions: serde_json::from_str(&row.effective_permissions).unwrap_or_default(),
+        permissions: row.effective_permissions,
         limited: row.limited,
         ratelimit,
         id: row.id,

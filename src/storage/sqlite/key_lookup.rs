@@ -7,7 +7,7 @@
 //! one indexed read of pages the OS has cached, about as short as the CPU
 //! work around it; everything else stays on sqlx.
 
-use super::Result;
+use crate::storage::{Result, VerifiableKeyRow};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -15,31 +15,9 @@ use std::sync::Mutex;
 /// Idle connections kept for reuse; more are opened when needed.
 const IDLE_CONNECTIONS: usize = 4;
 
-/// A key found by its hash: what verification needs, with its effective
-/// permissions (direct and through roles) as a JSON array.
-#[derive(Debug, Clone)]
-pub struct VerifiableKeyRow {
-    pub id: String,
-    pub workspace_id: String,
-    pub api_id: String,
-    pub name: Option<String>,
-    pub owner_id: Option<String>,
-    /// A JSON object.
-    pub meta: Option<String>,
-    pub environment: Option<String>,
-    pub enabled: bool,
-    pub expires_at: Option<i64>,
-    /// Whether the key has a remaining-uses limit.
-    pub limited: bool,
-    pub ratelimit_limit: Option<i64>,
-    pub ratelimit_refill_rate: Option<i64>,
-    pub ratelimit_refill_interval: Option<i64>,
-    pub effective_permissions: String,
-}
-
 const FIND_BY_HASH: &str = "
     SELECT k.id, k.workspace_id, k.api_id, k.name, k.owner_id, k.meta, k.environment,
-           k.enabled, k.expires_at, k.remaining IS NOT NULL, k.ratelimit_limit,
+           k.enabled, k.expires_at, k.remaining IS NOT NULL, k.ratelimit_type, k.ratelimit_limit,
            k.ratelimit_refill_rate, k.ratelimit_refill_interval,
            (SELECT json_group_array(name) FROM (
                SELECT p.name FROM key_permissions kp JOIN permissions p ON p.id = kp.permission_id
@@ -94,10 +72,13 @@ impl KeyLookup {
                             enabled: row.get(7)?,
                             expires_at: row.get(8)?,
                             limited: row.get(9)?,
-                            ratelimit_limit: row.get(10)?,
-                            ratelimit_refill_rate: row.get(11)?,
-                            ratelimit_refill_interval: row.get(12)?,
-                            effective_permissions: row.get(13)?,
+                            ratelimit: super::keys::ratelimit_of(
+                                row.get::<_, Option<String>>(10)?.as_deref(),
+                                row.get(11)?,
+                                row.get(12)?,
+                                row.get(13)?,
+                            ),
+                            effective_permissions: super::keys::names(&row.get::<_, String>(14)?),
                         })
                     })
                     .optional()

@@ -5,8 +5,7 @@
 //! group (see [`spend_run`]). Each caller still gets the exact result of its
 //! own spend, in arrival order, and only after the commit.
 
-use super::keys::{RefillBoundaries, Spend};
-use super::{Result, StorageError};
+use crate::storage::{RefillBoundaries, Result, Spend, StorageError};
 use sqlx::SqlitePool;
 use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};

@@ -1,0 +1,553 @@
+//! Unkey keys in SQLite.
+
+use super::SqliteStorage;
+use crate::storage::{
+    InsertKey, KeyPage, KeyPatch, KeyRatelimit, KeyRow, KeyStore, NewKey, RatelimitKind, Refill,
+    RefillBoundaries, RefillInterval, RemainingChange, Result, Spend, VerifiableKeyRow,
+};
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Sqlite};
+
+/// The columns of a key, as every read returns them. `roles` and
+/// `permissions` are JSON arrays of names: the roles attached to the key, and
+/// the permissions attached directly. A macro, so that queries stay literals.
+macro_rules! key_columns {
+    () => {
+        "k.id, k.workspace_id, k.api_id, k.hash, k.start, k.name, k.owner_id, k.meta,
+    k.environment, k.enabled, k.created_at, k.expires_at, k.remaining, k.refill_interval,
+    k.refill_amount, k.last_refill_at, k.ratelimit_type, k.ratelimit_limit, k.ratelimit_refill_rate,
+    k.ratelimit_refill_interval,
+    (SELECT json_group_array(r.name) FROM key_roles kr JOIN roles r ON r.id = kr.role_id
+      WHERE kr.key_id = k.id) AS roles,
+    (SELECT json_group_array(p.name) FROM key_permissions kp JOIN permissions p ON p.id = kp.permission_id
+      WHERE kp.key_id = k.id) AS permissions"
+    };
+}
+
+/// A key's columns as SQLite returns them; `roles` and `permissions` are
+/// JSON arrays of names.
+#[derive(sqlx::FromRow)]
+struct StoredKey {
+    id: String,
+    workspace_id: String,
+    api_id: String,
+    hash: Vec<u8>,
+    start: String,
+    name: Option<String>,
+    owner_id: Option<String>,
+    meta: Option<String>,
+    environment: Option<String>,
+    enabled: bool,
+    created_at: i64,
+    expires_at: Option<i64>,
+    remaining: Option<i64>,
+    refill_interval: Option<String>,
+    refill_amount: Option<i64>,
+    last_refill_at: Option<i64>,
+    ratelimit_type: Option<String>,
+    ratelimit_limit: Option<i64>,
+    ratelimit_refill_rate: Option<i64>,
+    ratelimit_refill_interval: Option<i64>,
+    roles: String,
+    permissions: String,
+}
+
+/// Sorted names from a JSON array.
+pub(super) fn names(json: &str) -> Vec<String> {
+    let mut names: Vec<String> = serde_json::from_str(json).unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A stored rate limit, when all four columns are set.
+pub(super) fn ratelimit_of(
+    kind: Option<&str>,
+    limit: Option<i64>,
+    refill_rate: Option<i64>,
+    refill_interval: Option<i64>,
+) -> Option<KeyRatelimit> {
+    Some(KeyRatelimit {
+        kind: kind
+            .and_then(RatelimitKind::parse)
+            .unwrap_or(RatelimitKind::Fast),
+        limit: limit?,
+        refill_rate: refill_rate?,
+        refill_interval: refill_interval?,
+    })
+}
+
+impl From<StoredKey> for KeyRow {
+    fn from(row: StoredKey) -> KeyRow {
+        let refill = match (
+            row.refill_interval
+                .as_deref()
+                .and_then(RefillInterval::parse),
+            row.refill_amount,
+        ) {
+            (Some(interval), Some(amount)) => Some(Refill { interval, amount }),
+            _ => None,
+        };
+        KeyRow {
+            ratelimit: ratelimit_of(
+                row.ratelimit_type.as_deref(),
+                row.ratelimit_limit,
+                row.ratelimit_refill_rate,
+                row.ratelimit_refill_interval,
+            ),
+            refill,
+            roles: names(&row.roles),
+            permissions: names(&row.permissions),
+            id: row.id,
+            workspace_id: row.workspace_id,
+            api_id: row.api_id,
+            hash: row.hash,
+            start: row.start,
+            name: row.name,
+            owner_id: row.owner_id,
+            meta: row.meta,
+            environment: row.environment,
+            enabled: row.enabled,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            remaining: row.remaining,
+            last_refill_at: row.last_refill_at,
+        }
+    }
+}
+
+/// SQL: whether a key's refill is due (binds day start, month start).
+macro_rules! refill_due {
+    () => {
+        "(refill_interval IS NOT NULL AND refill_amount IS NOT NULL
+    AND (last_refill_at IS NULL
+         OR (refill_interval = 'daily' AND last_refill_at < ?)
+         OR (refill_interval = 'monthly' AND last_refill_at < ?)))"
+    };
+}
+
+/// SQL: a key's remaining uses once a due refill is applied (binds day
+/// start, month start).
+macro_rules! refilled_remaining {
+    () => {
+        concat!(
+            "(CASE WHEN ",
+            refill_due!(),
+            " THEN MAX(remaining, refill_amount) ELSE remaining END)"
+        )
+    };
+}
+
+#[async_trait]
+impl KeyStore for SqliteStorage {
+    async fn insert_key(&self, key: &NewKey<'_>) -> Result<InsertKey> {
+        if key.roles.is_empty() {
+            // One statement commits on its own: no BEGIN and COMMIT round
+            // trips to the writer, which every create waits behind.
+            insert_key_row(&self.writer, key).await?;
+            return Ok(InsertKey::Inserted);
+        }
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut role_ids = Vec::with_capacity(key.roles.len());
+        let mut missing = Vec::new();
+        for name in key.roles {
+            let found: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM roles WHERE workspace_id = ? AND name = ?")
+                    .bind(key.workspace_id)
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match found {
+                Some((id,)) => role_ids.push(id),
+                None => missing.push(name.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            return Ok(InsertKey::MissingRoles(missing));
+        }
+        insert_key_row(&mut *tx, key).await?;
+        for role_id in role_ids {
+            sqlx::query("INSERT OR IGNORE INTO key_roles (key_id, role_id) VALUES (?, ?)")
+                .bind(key.id)
+                .bind(role_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(InsertKey::Inserted)
+    }
+
+    async fn insert_keys(&self, keys: &[NewKey<'_>]) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        for chunk in keys.chunks(500) {
+            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO keys (id, workspace_id, api_id, hash, start, enabled, created_at, remaining) ",
+            );
+            insert.push_values(chunk, |mut row, key| {
+                row.push_bind(key.id)
+                    .push_bind(key.workspace_id)
+                    .push_bind(key.api_id)
+                    .push_bind(key.hash)
+                    .push_bind(key.start)
+                    .push_bind(key.enabled)
+                    .push_bind(key.created_at)
+                    .push_bind(key.remaining);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_key(&self, workspace_id: &str, key_id: &str) -> Result<Option<KeyRow>> {
+        let row: Option<StoredKey> = sqlx::query_as(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM keys k WHERE k.id = ? AND k.workspace_id = ? AND k.deleted_at IS NULL"
+        ))
+        .bind(key_id)
+        .bind(workspace_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(KeyRow::from))
+    }
+
+    /// One indexed lookup, on the calling thread (see [`super::key_lookup`]).
+    async fn find_key_by_hash(&self, hash: &[u8]) -> Result<Option<VerifiableKeyRow>> {
+        self.key_lookup.find_by_hash(hash)
+    }
+
+    /// Applies a patch to a live key. Returns false when there is no such key.
+    async fn update_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        patch: &KeyPatch<'_>,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let mut update: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE keys SET id = id");
+        if let Some(name) = patch.name {
+            update.push(", name = ").push_bind(name);
+        }
+        if let Some(owner_id) = patch.owner_id {
+            update.push(", owner_id = ").push_bind(owner_id);
+        }
+        if let Some(meta) = &patch.meta {
+            update.push(", meta = ").push_bind(meta.clone());
+        }
+        if let Some(expires_at) = patch.expires_at {
+            update.push(", expires_at = ").push_bind(expires_at);
+        }
+        if let Some(remaining) = patch.remaining {
+            update.push(", remaining = ").push_bind(remaining);
+        }
+        if let Some(refill) = patch.refill {
+            update
+                .push(", refill_interval = ")
+                .push_bind(refill.map(|r| r.interval.as_str()))
+                .push(", refill_amount = ")
+                .push_bind(refill.map(|r| r.amount))
+                .push(", last_refill_at = ")
+                .push_bind(refill.map(|_| now_ms));
+        }
+        if let Some(ratelimit) = patch.ratelimit {
+            update
+                .push(", ratelimit_type = ")
+                .push_bind(ratelimit.map(|r| r.kind.as_str()))
+                .push(", ratelimit_limit = ")
+                .push_bind(ratelimit.map(|r| r.limit))
+                .push(", ratelimit_refill_rate = ")
+                .push_bind(ratelimit.map(|r| r.refill_rate))
+                .push(", ratelimit_refill_interval = ")
+                .push_bind(ratelimit.map(|r| r.refill_interval));
+        }
+        if let Some(enabled) = patch.enabled {
+            update.push(", enabled = ").push_bind(enabled);
+        }
+        update
+            .push(" WHERE id = ")
+            .push_bind(key_id)
+            .push(" AND workspace_id = ")
+            .push_bind(workspace_id)
+            .push(" AND deleted_at IS NULL");
+        let result = update.build().execute(&self.writer).await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Soft-deletes a live key. Returns false when there is no such key.
+    async fn delete_key(&self, workspace_id: &str, key_id: &str, now_ms: i64) -> Result<bool> {
+        let result = sqlx::query(
+            "UPDATE keys SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL",
+        )
+        .bind(now_ms)
+        .bind(key_id)
+        .bind(workspace_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Spends one use of a key, refilling it first if a refill is due. It is
+    /// committed with the other spends waiting at the same moment, through
+    /// the one writer, so concurrent spends never overspend (see
+    /// `spends.rs`); it is answered only once that commit is durable.
+    async fn spend_key(
+        &self,
+        key_id: &str,
+        now_ms: i64,
+        refill: RefillBoundaries,
+    ) -> Result<Spend> {
+        self.spends.spend(key_id, now_ms, refill).await
+    }
+
+    /// Applies a due refill to a key, so that reads see it. Rarely writes.
+    async fn refill_if_due(
+        &self,
+        key_id: &str,
+        now_ms: i64,
+        refill: RefillBoundaries,
+    ) -> Result<()> {
+        sqlx::query(concat!(
+            "UPDATE keys SET remaining = MAX(COALESCE(remaining, 0), refill_amount), last_refill_at = ?
+              WHERE id = ? AND deleted_at IS NULL AND ",
+            refill_due!()
+        ))
+        .bind(now_ms)
+        .bind(key_id)
+        .bind(refill.day_start)
+        .bind(refill.month_start)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Changes a live key's remaining uses atomically: `Add` adds (or, when
+    /// negative, subtracts) to a limited key; `Set` replaces, and `Set(None)`
+    /// makes the key unlimited, dropping its refill. Returns the new value,
+    /// or `None` when no live key (or, for `Add`, no limited key) matched.
+    async fn change_remaining(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        change: RemainingChange,
+    ) -> Result<Option<Option<i64>>> {
+        let row: Option<(Option<i64>,)> = match change {
+            RemainingChange::Add(delta) => {
+                sqlx::query_as(
+                    "UPDATE keys SET remaining = remaining + ?
+                      WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL AND remaining IS NOT NULL
+                      RETURNING remaining",
+                )
+                .bind(delta)
+                .bind(key_id)
+                .bind(workspace_id)
+                .fetch_optional(&self.writer)
+                .await?
+            }
+            RemainingChange::Set(value) => {
+                sqlx::query_as(
+                    "UPDATE keys SET remaining = ?1,
+                        refill_interval = CASE WHEN ?1 IS NULL THEN NULL ELSE refill_interval END,
+                        refill_amount = CASE WHEN ?1 IS NULL THEN NULL ELSE refill_amount END
+                      WHERE id = ?2 AND workspace_id = ?3 AND deleted_at IS NULL
+                      RETURNING remaining",
+                )
+                .bind(value)
+                .bind(key_id)
+                .bind(workspace_id)
+                .fetch_optional(&self.writer)
+                .await?
+            }
+        };
+        Ok(row.map(|(remaining,)| remaining))
+    }
+
+    /// A page of an api's live keys, ordered by id.
+    async fn list_keys(&self, api_id: &str, page: &KeyPage<'_>) -> Result<Vec<KeyRow>> {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM keys k WHERE k.deleted_at IS NULL AND k.api_id = "
+        ));
+        query.push_bind(api_id);
+        if let Some(after) = page.after {
+            query.push(" AND k.id > ").push_bind(after);
+        }
+        if let Some(owner_id) = page.owner_id {
+            query.push(" AND k.owner_id = ").push_bind(owner_id);
+        }
+        query.push(" ORDER BY k.id LIMIT ").push_bind(page.limit);
+        query.push(" OFFSET ").push_bind(page.offset);
+        let rows: Vec<StoredKey> = query.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(KeyRow::from).collect())
+    }
+
+    /// How many live keys an api has.
+    async fn count_keys(&self, api_id: &str) -> Result<i64> {
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM keys WHERE api_id = ? AND deleted_at IS NULL")
+                .bind(api_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count)
+    }
+
+    /// Ids of the workspace's live keys that have this owner.
+    async fn key_ids_by_owner(
+        &self,
+        workspace_id: &str,
+        owner_id: &str,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, api_id FROM keys WHERE workspace_id = ? AND owner_id = ? AND deleted_at IS NULL ORDER BY id",
+        )
+        .bind(workspace_id)
+        .bind(owner_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// The key's own row; its roles are separate rows.
+async fn insert_key_row<'e>(
+    executor: impl sqlx::Executor<'e, Database = Sqlite>,
+    key: &NewKey<'_>,
+) -> Result<()> {
+    let ratelimit = key.ratelimit;
+    sqlx::query(
+        "INSERT INTO keys (id, workspace_id, api_id, hash, start, name, owner_id, meta, environment,
+            enabled, created_at, expires_at, remaining, refill_interval, refill_amount, last_refill_at,
+            ratelimit_type, ratelimit_limit, ratelimit_refill_rate, ratelimit_refill_interval)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(key.id)
+    .bind(key.workspace_id)
+    .bind(key.api_id)
+    .bind(key.hash)
+    .bind(key.start)
+    .bind(key.name)
+    .bind(key.owner_id)
+    .bind(&key.meta)
+    .bind(key.environment)
+    .bind(key.enabled)
+    .bind(key.created_at)
+    .bind(key.expires_at)
+    .bind(key.remaining)
+    .bind(key.refill.map(|r| r.interval.as_str()))
+    .bind(key.refill.map(|r| r.amount))
+    .bind(key.refill.map(|_| key.created_at))
+    .bind(ratelimit.map(|r| r.kind.as_str()))
+    .bind(ratelimit.map(|r| r.limit))
+    .bind(ratelimit.map(|r| r.refill_rate))
+    .bind(ratelimit.map(|r| r.refill_interval))
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Spends `count` uses of each key that has at least that many left (after
+/// a due refill, stamped `now_ms`), in one statement that commits on its own.
+/// Returns those keys with what remains; keys with too few uses left (or
+/// none at all) are not touched and not returned.
+pub(super) async fn spend_where_enough(
+    writer: &sqlx::SqlitePool,
+    counts: &[(&str, i64)],
+    now_ms: i64,
+    refill: RefillBoundaries,
+) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(concat!(
+        "UPDATE keys SET remaining = ",
+        refilled_remaining!(),
+        " - g.count,
+            last_refill_at = CASE WHEN ",
+        refill_due!(),
+        " THEN ? ELSE last_refill_at END
+          FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS count
+                  FROM json_each(?)) AS g
+         WHERE keys.id = g.id AND keys.deleted_at IS NULL AND keys.remaining IS NOT NULL
+           AND ",
+        refilled_remaining!(),
+        " >= g.count
+         RETURNING id, remaining"
+    ))
+    .bind(refill.day_start)
+    .bind(refill.month_start)
+    .bind(refill.day_start)
+    .bind(refill.month_start)
+    .bind(now_ms)
+    .bind(serde_json::to_string(counts).unwrap_or_default())
+    .bind(refill.day_start)
+    .bind(refill.month_start)
+    .fetch_all(writer)
+    .await?)
+}
+
+/// Spends one use per entry of `key_ids` (a key may appear more than once),
+/// in order, inside a group's transaction: each key's remaining uses are read
+/// once, handed out in order, and written once, so a group costs two
+/// statements however many spends it holds. A due refill is applied first,
+/// stamped `now_ms`. The transaction holds the write lock, so nothing can
+/// spend between the read and the write.
+pub(super) async fn spend_all_in(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    key_ids: &[&str],
+    now_ms: i64,
+    refill: RefillBoundaries,
+) -> Result<Vec<Spend>> {
+    let mut distinct: Vec<&str> = key_ids.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let rows: Vec<(String, i64, bool)> = sqlx::query_as(concat!(
+        "SELECT id, ",
+        refilled_remaining!(),
+        ", ",
+        refill_due!(),
+        " FROM keys WHERE id IN (SELECT value FROM json_each(?))
+            AND deleted_at IS NULL AND remaining IS NOT NULL"
+    ))
+    .bind(refill.day_start)
+    .bind(refill.month_start)
+    .bind(refill.day_start)
+    .bind(refill.month_start)
+    .bind(serde_json::to_string(&distinct).unwrap_or_default())
+    .fetch_all(&mut **tx)
+    .await?;
+
+    // (remaining, whether a refill is due, whether anything was spent)
+    let mut keys: std::collections::HashMap<String, (i64, bool, bool)> = rows
+        .into_iter()
+        .map(|(id, remaining, due)| (id, (remaining, due, false)))
+        .collect();
+    let spends = key_ids
+        .iter()
+        .map(|id| match keys.get_mut(*id) {
+            Some((remaining, _, spent)) if *remaining > 0 => {
+                *remaining -= 1;
+                *spent = true;
+                Spend::Spent(*remaining)
+            }
+            _ => Spend::Exhausted,
+        })
+        .collect();
+
+    let writes: Vec<(&String, i64, bool)> = keys
+        .iter()
+        .filter(|(_, (_, _, spent))| *spent)
+        .map(|(id, (remaining, due, _))| (id, *remaining, *due))
+        .collect();
+    if !writes.is_empty() {
+        sqlx::query(
+            "UPDATE keys SET remaining = g.remaining,
+                    last_refill_at = CASE WHEN g.refilled THEN ? ELSE last_refill_at END
+               FROM (SELECT json_extract(value, '$[0]') AS id,
+                            json_extract(value, '$[1]') AS remaining,
+                            json_extract(value, '$[2]') AS refilled
+                       FROM json_each(?)) AS g
+              WHERE keys.id = g.id",
+        )
+        .bind(now_ms)
+        .bind(serde_json::to_string(&writes).unwrap_or_default())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(spends)
+}

@@ -1,0 +1,168 @@
+//! The SQLite backend: sqlx with one writer connection (writes queue in
+//! order instead of retrying a busy lock), group commit for key spends,
+//! checkpoints on their own connection, and the verify path's key lookup
+//! through rusqlite on the calling thread (`key_lookup.rs`).
+
+mod access_keys;
+mod admin;
+mod apis;
+mod changes;
+mod key_lookup;
+mod keys;
+mod ratelimit_namespaces;
+mod root_keys;
+mod spends;
+mod verifications;
+
+use super::{BUSY_TIMEOUT, Backend, Result, StorageError};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(error: rusqlite::Error) -> StorageError {
+        match &error {
+            rusqlite::Error::SqliteFailure(e, _) if matches!(e.extended_code & 0xff, 5 | 6) => {
+                StorageError::Busy
+            }
+            _ => StorageError::Database(error.to_string()),
+        }
+    }
+}
+
+/// Embedded migrations, run at every start.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// SQLite allows one writer at a time. Writes go through a pool of one
+/// connection, so they queue in order instead of retrying on a busy lock
+/// (whose backoff sleeps); reads use their own connections, which WAL lets
+/// run beside the writer.
+#[derive(Debug)]
+pub struct SqliteStorage {
+    pool: SqlitePool,
+    writer: SqlitePool,
+    checkpointer: SqlitePool,
+    spends: spends::SpendQueue,
+    key_lookup: std::sync::Arc<key_lookup::KeyLookup>,
+    /// Set when the database file is readable by others than its owner.
+    permission_warning: Option<std::sync::Arc<str>>,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if missing) the SQLite database at `url` and brings its
+    /// schema up to date.
+    pub async fn open(url: &str) -> Result<SqliteStorage> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // A success is reported only once its write is durable.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let permission_warning = protect_database_file(options.get_filename())
+            .map_err(|e| StorageError::Unavailable(format!("creating the database file: {e}")))?;
+        // No ping before each acquire: an embedded connection does not go
+        // stale, and the ping is a second round trip to the connection's
+        // worker thread on every query.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            // 32 MiB of page cache (2 MiB is SQLite's default): the writer
+            // updates counters all over the counts table.
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("cache_size", "-32768")
+                    // Commits leave checkpoints to the checkpointer below,
+                    // unless the log passes 10,000 pages: a backstop.
+                    .pragma("wal_autocheckpoint", "10000"),
+            )
+            .await?;
+        MIGRATOR.run(&writer).await?;
+        // Checkpoints (copying the write-ahead log into the database file,
+        // and its fsync) run on their own connection, beside the writer: by
+        // default the commit that crosses 1,000 pages runs one, and every
+        // write queued behind it waits.
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await?;
+        tokio::spawn(checkpoint_periodically(checkpointer.clone()));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .test_before_acquire(false)
+            .connect_with(options.clone().read_only(true))
+            .await?;
+        let spends = spends::SpendQueue::start(writer.clone());
+        let key_lookup = key_lookup::KeyLookup::open(options.get_filename().to_path_buf())?;
+        Ok(SqliteStorage {
+            pool,
+            writer,
+            checkpointer,
+            spends,
+            key_lookup: std::sync::Arc::new(key_lookup),
+            permission_warning: permission_warning.map(Into::into),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for SqliteStorage {
+    async fn close(&self) {
+        // The writer closes last: the last connection to a database folds
+        // the write-ahead log back into it.
+        self.key_lookup.close();
+        self.pool.close().await;
+        self.checkpointer.close().await;
+        self.writer.close().await;
+    }
+
+    fn permission_warning(&self) -> Option<&str> {
+        self.permission_warning.as_deref()
+    }
+}
+
+/// Creates the database file readable and writable by its owner only
+/// (SQLite gives its `-wal` and `-shm` files the same mode), or, for a file
+/// that exists, returns a warning when others may read it.
+fn protect_database_file(path: &std::path::Path) -> std::io::Result<Option<String>> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
+        return Ok(None);
+    }
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+            Ok((mode & 0o077 != 0).then(|| {
+                format!(
+                    "{} has mode {mode:o}: other users can read key hashes and the token signing key; \
+                     run chmod 600 on it (and its -wal and -shm files)",
+                    path.display()
+                )
+            }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Every second, a passive checkpoint: as much of the log as no reader
+/// still needs, without waiting for anyone. Stops when storage closes.
+async fn checkpoint_periodically(checkpointer: SqlitePool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !checkpointer.is_closed() {
+        tick.tick().await;
+        // A failed checkpoint is retried next time; the backstop remains.
+        let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&checkpointer)
+            .await;
+    }
+}
