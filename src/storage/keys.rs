@@ -186,6 +186,97 @@ pub struct KeyPage<'a> {
     pub offset: i64,
 }
 
+/// A key's columns as both backends return them; `roles` and `permissions`
+/// are JSON arrays of names.
+#[derive(sqlx::FromRow)]
+pub(super) struct StoredKey {
+    pub(super) id: String,
+    pub(super) workspace_id: String,
+    pub(super) api_id: String,
+    pub(super) hash: Vec<u8>,
+    pub(super) start: String,
+    pub(super) name: Option<String>,
+    pub(super) owner_id: Option<String>,
+    pub(super) meta: Option<String>,
+    pub(super) environment: Option<String>,
+    pub(super) enabled: bool,
+    pub(super) created_at: i64,
+    pub(super) expires_at: Option<i64>,
+    pub(super) remaining: Option<i64>,
+    pub(super) refill_interval: Option<String>,
+    pub(super) refill_amount: Option<i64>,
+    pub(super) last_refill_at: Option<i64>,
+    pub(super) ratelimit_type: Option<String>,
+    pub(super) ratelimit_limit: Option<i64>,
+    pub(super) ratelimit_refill_rate: Option<i64>,
+    pub(super) ratelimit_refill_interval: Option<i64>,
+    pub(super) roles: String,
+    pub(super) permissions: String,
+}
+
+/// Sorted names from a JSON array.
+pub(super) fn names(json: &str) -> Vec<String> {
+    let mut names: Vec<String> = serde_json::from_str(json).unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A stored rate limit, when all four columns are set.
+pub(super) fn ratelimit_of(
+    kind: Option<&str>,
+    limit: Option<i64>,
+    refill_rate: Option<i64>,
+    refill_interval: Option<i64>,
+) -> Option<KeyRatelimit> {
+    Some(KeyRatelimit {
+        kind: kind
+            .and_then(RatelimitKind::parse)
+            .unwrap_or(RatelimitKind::Fast),
+        limit: limit?,
+        refill_rate: refill_rate?,
+        refill_interval: refill_interval?,
+    })
+}
+
+impl From<StoredKey> for KeyRow {
+    fn from(row: StoredKey) -> KeyRow {
+        let refill = match (
+            row.refill_interval
+                .as_deref()
+                .and_then(RefillInterval::parse),
+            row.refill_amount,
+        ) {
+            (Some(interval), Some(amount)) => Some(Refill { interval, amount }),
+            _ => None,
+        };
+        KeyRow {
+            ratelimit: ratelimit_of(
+                row.ratelimit_type.as_deref(),
+                row.ratelimit_limit,
+                row.ratelimit_refill_rate,
+                row.ratelimit_refill_interval,
+            ),
+            refill,
+            roles: names(&row.roles),
+            permissions: names(&row.permissions),
+            id: row.id,
+            workspace_id: row.workspace_id,
+            api_id: row.api_id,
+            hash: row.hash,
+            start: row.start,
+            name: row.name,
+            owner_id: row.owner_id,
+            meta: row.meta,
+            environment: row.environment,
+            enabled: row.enabled,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            remaining: row.remaining,
+            last_refill_at: row.last_refill_at,
+        }
+    }
+}
+
 #[async_trait]
 pub trait KeyStore {
     /// Inserts a key, with its roles in the same transaction.

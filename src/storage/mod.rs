@@ -5,13 +5,15 @@
 //! - This module is the interface: one trait per resource (a file each, with
 //!   its row types), [`Backend`] for all of them, and [`Storage`], a cheap
 //!   handle on the backend in use.
-//! - [`sqlite`] is the embedded backend.
+//! - [`sqlite`] is the embedded backend, [`postgres`] the one for several
+//!   nodes; `--database-url` picks one by its scheme.
 
 mod access_keys;
 mod admin;
 mod apis;
 mod changes;
 mod keys;
+mod postgres;
 mod ratelimit_namespaces;
 mod root_keys;
 mod sqlite;
@@ -84,9 +86,21 @@ impl From<sqlx::Error> for StorageError {
             sqlx::Error::Database(e) if e.is_unique_violation() => {
                 StorageError::Unique(e.message().to_string())
             }
-            sqlx::Error::Database(e) if e.code().is_some_and(|code| is_busy_code(&code)) => {
+            sqlx::Error::Database(e)
+                if e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                    && e.code().is_some_and(|code| is_busy_code(&code)) =>
+            {
                 StorageError::Busy
             }
+            // PostgreSQL: lock_timeout passed (lock_not_available), or the
+            // transaction lost a race it may win when retried.
+            sqlx::Error::Database(e)
+                if matches!(e.code().as_deref(), Some("55P03" | "40001" | "40P01")) =>
+            {
+                StorageError::Busy
+            }
+            // Every connection of the pool stayed in use: retry later.
+            sqlx::Error::PoolTimedOut => StorageError::Busy,
             _ => StorageError::Database(error.to_string()),
         }
     }
@@ -132,6 +146,9 @@ impl Storage {
     /// Opens (creating if missing) the database at `url` and brings its
     /// schema up to date.
     pub async fn open(url: &str) -> Result<Storage> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Storage(Arc::new(postgres::PgStorage::open(url).await?)));
+        }
         Ok(Storage(Arc::new(sqlite::SqliteStorage::open(url).await?)))
     }
 }

@@ -7,17 +7,18 @@ use std::process::{Command, Stdio};
 
 struct Cli {
     dir: tempfile::TempDir,
+    url: String,
 }
 
 impl Cli {
     fn new() -> Cli {
-        Cli {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = common::fresh_database_url(dir.path());
+        Cli { dir, url }
     }
 
     fn database_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("keyward.db").display())
+        self.url.clone()
     }
 
     fn command(&self) -> Command {
@@ -90,7 +91,7 @@ fn workspaces_root_keys_and_roles() {
     );
     assert_eq!(workspace["permissions"], serde_json::json!(["*"]));
     assert!(
-        !cli.dir.path().join("keyward.db-wal").exists(),
+        common::POSTGRES || !cli.dir.path().join("keyward.db-wal").exists(),
         "a command leaves no write-ahead log behind: its writes are in the database file"
     );
 

@@ -2,7 +2,7 @@
 //! keys as created by the CLI and the first-start bootstrap.
 
 use super::SqliteStorage;
-use super::keys::names;
+use crate::storage::keys::names;
 use crate::storage::{
     AdminStore, NewRootKey, ProjectRow, Removal, Result, RoleRow, RootKeyListRow, StorageError,
     WorkspaceRow,

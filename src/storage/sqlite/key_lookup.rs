@@ -72,13 +72,15 @@ impl KeyLookup {
                             enabled: row.get(7)?,
                             expires_at: row.get(8)?,
                             limited: row.get(9)?,
-                            ratelimit: super::keys::ratelimit_of(
+                            ratelimit: crate::storage::keys::ratelimit_of(
                                 row.get::<_, Option<String>>(10)?.as_deref(),
                                 row.get(11)?,
                                 row.get(12)?,
                                 row.get(13)?,
                             ),
-                            effective_permissions: super::keys::names(&row.get::<_, String>(14)?),
+                            effective_permissions: crate::storage::keys::names(
+                                &row.get::<_, String>(14)?,
+                            ),
                         })
                     })
                     .optional()

@@ -1,9 +1,10 @@
 //! Unkey keys in SQLite.
 
 use super::SqliteStorage;
+use crate::storage::keys::StoredKey;
 use crate::storage::{
-    InsertKey, KeyPage, KeyPatch, KeyRatelimit, KeyRow, KeyStore, NewKey, RatelimitKind, Refill,
-    RefillBoundaries, RefillInterval, RemainingChange, Result, Spend, VerifiableKeyRow,
+    InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey, RefillBoundaries, RemainingChange,
+    Result, Spend, VerifiableKeyRow,
 };
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Sqlite};
@@ -22,97 +23,6 @@ macro_rules! key_columns {
     (SELECT json_group_array(p.name) FROM key_permissions kp JOIN permissions p ON p.id = kp.permission_id
       WHERE kp.key_id = k.id) AS permissions"
     };
-}
-
-/// A key's columns as SQLite returns them; `roles` and `permissions` are
-/// JSON arrays of names.
-#[derive(sqlx::FromRow)]
-struct StoredKey {
-    id: String,
-    workspace_id: String,
-    api_id: String,
-    hash: Vec<u8>,
-    start: String,
-    name: Option<String>,
-    owner_id: Option<String>,
-    meta: Option<String>,
-    environment: Option<String>,
-    enabled: bool,
-    created_at: i64,
-    expires_at: Option<i64>,
-    remaining: Option<i64>,
-    refill_interval: Option<String>,
-    refill_amount: Option<i64>,
-    last_refill_at: Option<i64>,
-    ratelimit_type: Option<String>,
-    ratelimit_limit: Option<i64>,
-    ratelimit_refill_rate: Option<i64>,
-    ratelimit_refill_interval: Option<i64>,
-    roles: String,
-    permissions: String,
-}
-
-/// Sorted names from a JSON array.
-pub(super) fn names(json: &str) -> Vec<String> {
-    let mut names: Vec<String> = serde_json::from_str(json).unwrap_or_default();
-    names.sort();
-    names
-}
-
-/// A stored rate limit, when all four columns are set.
-pub(super) fn ratelimit_of(
-    kind: Option<&str>,
-    limit: Option<i64>,
-    refill_rate: Option<i64>,
-    refill_interval: Option<i64>,
-) -> Option<KeyRatelimit> {
-    Some(KeyRatelimit {
-        kind: kind
-            .and_then(RatelimitKind::parse)
-            .unwrap_or(RatelimitKind::Fast),
-        limit: limit?,
-        refill_rate: refill_rate?,
-        refill_interval: refill_interval?,
-    })
-}
-
-impl From<StoredKey> for KeyRow {
-    fn from(row: StoredKey) -> KeyRow {
-        let refill = match (
-            row.refill_interval
-                .as_deref()
-                .and_then(RefillInterval::parse),
-            row.refill_amount,
-        ) {
-            (Some(interval), Some(amount)) => Some(Refill { interval, amount }),
-            _ => None,
-        };
-        KeyRow {
-            ratelimit: ratelimit_of(
-                row.ratelimit_type.as_deref(),
-                row.ratelimit_limit,
-                row.ratelimit_refill_rate,
-                row.ratelimit_refill_interval,
-            ),
-            refill,
-            roles: names(&row.roles),
-            permissions: names(&row.permissions),
-            id: row.id,
-            workspace_id: row.workspace_id,
-            api_id: row.api_id,
-            hash: row.hash,
-            start: row.start,
-            name: row.name,
-            owner_id: row.owner_id,
-            meta: row.meta,
-            environment: row.environment,
-            enabled: row.enabled,
-            created_at: row.created_at,
-            expires_at: row.expires_at,
-            remaining: row.remaining,
-            last_refill_at: row.last_refill_at,
-        }
-    }
 }
 
 /// SQL: whether a key's refill is due (binds day start, month start).

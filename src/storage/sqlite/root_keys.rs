@@ -24,7 +24,7 @@ impl RootKeyStore for SqliteStorage {
                 id,
                 workspace_id,
                 workspace_enabled,
-                permissions: super::keys::names(&permissions),
+                permissions: crate::storage::keys::names(&permissions),
             },
         ))
     }

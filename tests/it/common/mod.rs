@@ -2,6 +2,7 @@
 //! fresh database, and an HTTP helper whose every response is checked
 //! against the spec (see [`spec`]).
 
+pub mod pg;
 pub mod process;
 pub mod spec;
 
@@ -11,6 +12,35 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub use spec::Api;
+
+/// Whether this test binary runs the suite on PostgreSQL: `tests/postgres.rs`
+/// includes the same modules as `tests/it/main.rs`.
+pub const POSTGRES: bool = same(env!("CARGO_CRATE_NAME"), "postgres");
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A database for one test: a SQLite file in `dir`, or on the PostgreSQL
+/// run, a new database of the test cluster.
+pub fn fresh_database_url(dir: &std::path::Path) -> String {
+    if POSTGRES {
+        pg::new_database()
+    } else {
+        format!("sqlite://{}", dir.join("keyward.db").display())
+    }
+}
 
 pub const ROOT_KEY: &str = "unkey_test_root_key";
 pub const ACCESS_KEY_ID: &str = "00000000-0000-4000-8000-000000000001";
@@ -24,6 +54,7 @@ pub struct TestServer {
     pub http: reqwest::Client,
     running: Option<RunningServer>,
     dir: tempfile::TempDir,
+    database_url: String,
 }
 
 impl TestServer {
@@ -35,10 +66,11 @@ impl TestServer {
     /// A server whose clock stands at `now_ms`.
     pub async fn start_at(now_ms: i64) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = fresh_database_url(dir.path());
         let clock = Arc::new(ManualClock::new(now_ms));
         let config = ServerConfig {
             bind: "127.0.0.1:0".parse().expect("address"),
-            database_url: format!("sqlite://{}", dir.path().join("keyward.db").display()),
+            database_url: database_url.clone(),
             bootstrap_root_key: Some(ROOT_KEY.to_string()),
             bootstrap_access_key: Some((ACCESS_KEY_ID.to_string(), ACCESS_KEY_SECRET.to_string())),
             log_level: if std::env::var_os("KEYWARD_TEST_LOG").is_some() {
@@ -59,10 +91,16 @@ impl TestServer {
             http: reqwest::Client::new(),
             running: Some(running),
             dir,
+            database_url,
         }
     }
 
-    /// The SQLite database file the server runs on.
+    /// The database the server runs on.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    /// The SQLite database file the server runs on (on the SQLite run).
     pub fn database_path(&self) -> std::path::PathBuf {
         self.dir.path().join("keyward.db")
     }

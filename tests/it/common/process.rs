@@ -8,24 +8,27 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-/// A database file in a temporary directory, for processes to share.
+/// A database for processes to share: a SQLite file in a temporary
+/// directory, or on the PostgreSQL run, a database of the test cluster.
 pub struct Database {
     pub dir: tempfile::TempDir,
+    url: String,
 }
 
 impl Database {
     pub fn new() -> Database {
-        Database {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = super::fresh_database_url(dir.path());
+        Database { dir, url }
     }
 
+    /// The SQLite file (on the SQLite run).
     pub fn path(&self) -> std::path::PathBuf {
         self.dir.path().join("keyward.db")
     }
 
     pub fn url(&self) -> String {
-        format!("sqlite://{}", self.path().display())
+        self.url.clone()
     }
 }
 

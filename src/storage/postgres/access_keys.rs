@@ -1,0 +1,131 @@
+//! Sinch access keys and the token signing key in PostgreSQL.
+
+use super::PgStorage;
+use crate::storage::{
+    AccessKeyRow, AccessKeyStore, AccessKeyWrite, NewAccessKey, Result, StorageError,
+};
+use async_trait::async_trait;
+
+fn name_taken_or(error: sqlx::Error) -> Result<AccessKeyWrite> {
+    match StorageError::from(error) {
+        e if e.is_unique_violation() => Ok(AccessKeyWrite::NameTaken),
+        e => Err(e),
+    }
+}
+
+#[async_trait]
+impl AccessKeyStore for PgStorage {
+    async fn find_access_key(&self, id: &str) -> Result<Option<AccessKeyRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, project_id, display_name, secret_hash, created_at, updated_at
+               FROM access_keys WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The project's row is locked first, so creates on every node queue:
+    /// a count and an insert under READ COMMITTED would let two through.
+    async fn insert_access_key(
+        &self,
+        key: &NewAccessKey<'_>,
+        limit: i64,
+    ) -> Result<AccessKeyWrite> {
+        let mut tx = self.pool.begin().await?;
+        let (keys,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM access_keys WHERE project_id = p.id)
+               FROM projects p WHERE p.id = $1 FOR UPDATE",
+        )
+        .bind(key.project_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if keys >= limit {
+            return Ok(AccessKeyWrite::LimitReached);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO access_keys (id, project_id, display_name, secret_hash, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(key.id)
+        .bind(key.project_id)
+        .bind(key.display_name)
+        .bind(key.secret_hash)
+        .bind(key.created_at)
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = inserted {
+            return name_taken_or(e);
+        }
+        tx.commit().await?;
+        Ok(AccessKeyWrite::Done)
+    }
+
+    async fn list_access_keys(
+        &self,
+        project_id: &str,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<AccessKeyRow>> {
+        let (after_time, after_id) = after.unwrap_or((i64::MIN, ""));
+        Ok(sqlx::query_as(
+            "SELECT id, project_id, display_name, secret_hash, created_at, updated_at FROM access_keys
+              WHERE project_id = $1 AND (created_at, id) > ($2, $3)
+              ORDER BY created_at, id LIMIT $4",
+        )
+        .bind(project_id)
+        .bind(after_time)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn rename_access_key(
+        &self,
+        project_id: &str,
+        id: &str,
+        display_name: &str,
+        now_ms: i64,
+    ) -> Result<AccessKeyWrite> {
+        let renamed = sqlx::query(
+            "UPDATE access_keys SET display_name = $1, updated_at = $2 WHERE id = $3 AND project_id = $4",
+        )
+        .bind(display_name)
+        .bind(now_ms)
+        .bind(id)
+        .bind(project_id)
+        .execute(&self.pool)
+        .await;
+        match renamed {
+            Ok(done) if done.rows_affected() == 1 => Ok(AccessKeyWrite::Done),
+            Ok(_) => Ok(AccessKeyWrite::NotFound),
+            Err(e) => name_taken_or(e),
+        }
+    }
+
+    async fn delete_access_key(&self, project_id: &str, id: &str) -> Result<bool> {
+        let deleted = sqlx::query("DELETE FROM access_keys WHERE id = $1 AND project_id = $2")
+            .bind(id)
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() == 1)
+    }
+
+    async fn token_signing_key(&self, candidate: &[u8], now_ms: i64) -> Result<Vec<u8>> {
+        sqlx::query(
+            "INSERT INTO token_signing_key (id, secret, created_at) VALUES (1, $1, $2)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(candidate)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        let (secret,): (Vec<u8>,) =
+            sqlx::query_as("SELECT secret FROM token_signing_key WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(secret)
+    }
+}

@@ -1,0 +1,394 @@
+//! Unkey keys in PostgreSQL.
+
+use super::{PgStorage, refill_due};
+use crate::storage::keys::{StoredKey, names, ratelimit_of};
+use crate::storage::{
+    InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey, RefillBoundaries, RemainingChange,
+    Result, Spend, VerifiableKeyRow,
+};
+use async_trait::async_trait;
+use sqlx::{Postgres, QueryBuilder};
+
+/// The columns of a key, as every read returns them; `roles` and
+/// `permissions` as JSON arrays of names, as `StoredKey` reads them.
+macro_rules! key_columns {
+    () => {
+        "k.id, k.workspace_id, k.api_id, k.hash, k.start, k.name, k.owner_id, k.meta,
+    k.environment, k.enabled, k.created_at, k.expires_at, k.remaining, k.refill_interval,
+    k.refill_amount, k.last_refill_at, k.ratelimit_type, k.ratelimit_limit, k.ratelimit_refill_rate,
+    k.ratelimit_refill_interval,
+    COALESCE((SELECT json_agg(r.name ORDER BY r.name) FROM key_roles kr JOIN roles r ON r.id = kr.role_id
+      WHERE kr.key_id = k.id)::text, '[]') AS roles,
+    COALESCE((SELECT json_agg(p.name ORDER BY p.name) FROM key_permissions kp
+      JOIN permissions p ON p.id = kp.permission_id WHERE kp.key_id = k.id)::text, '[]') AS permissions"
+    };
+}
+
+/// SQL: a key's remaining uses once a due refill is applied ($3 day start,
+/// $4 month start).
+macro_rules! refilled_remaining {
+    () => {
+        concat!(
+            "(CASE WHEN ",
+            refill_due!("3", "4"),
+            " THEN GREATEST(remaining, refill_amount) ELSE remaining END)"
+        )
+    };
+}
+
+#[async_trait]
+impl KeyStore for PgStorage {
+    async fn insert_key(&self, key: &NewKey<'_>) -> Result<InsertKey> {
+        let mut tx = self.pool.begin().await?;
+        let mut role_ids = Vec::with_capacity(key.roles.len());
+        let mut missing = Vec::new();
+        for name in key.roles {
+            let found: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM roles WHERE workspace_id = $1 AND name = $2")
+                    .bind(key.workspace_id)
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match found {
+                Some((id,)) => role_ids.push(id),
+                None => missing.push(name.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            return Ok(InsertKey::MissingRoles(missing));
+        }
+        insert_key_row(&mut *tx, key).await?;
+        for role_id in role_ids {
+            sqlx::query(
+                "INSERT INTO key_roles (key_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(key.id)
+            .bind(role_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(InsertKey::Inserted)
+    }
+
+    async fn insert_keys(&self, keys: &[NewKey<'_>]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in keys.chunks(1000) {
+            let mut insert: QueryBuilder<Postgres> = QueryBuilder::new(
+                "INSERT INTO keys (id, workspace_id, api_id, hash, start, enabled, created_at, remaining) ",
+            );
+            insert.push_values(chunk, |mut row, key| {
+                row.push_bind(key.id)
+                    .push_bind(key.workspace_id)
+                    .push_bind(key.api_id)
+                    .push_bind(key.hash)
+                    .push_bind(key.start)
+                    .push_bind(key.enabled)
+                    .push_bind(key.created_at)
+                    .push_bind(key.remaining);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_key(&self, workspace_id: &str, key_id: &str) -> Result<Option<KeyRow>> {
+        let row: Option<StoredKey> = sqlx::query_as(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM keys k WHERE k.id = $1 AND k.workspace_id = $2 AND k.deleted_at IS NULL"
+        ))
+        .bind(key_id)
+        .bind(workspace_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(KeyRow::from))
+    }
+
+    async fn find_key_by_hash(&self, hash: &[u8]) -> Result<Option<VerifiableKeyRow>> {
+        let row: Option<(
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            bool,
+            Option<i64>,
+            bool,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            String,
+        )> = sqlx::query_as(
+            "SELECT k.id, k.workspace_id, k.api_id, k.name, k.owner_id, k.meta, k.environment,
+                    k.enabled, k.expires_at, k.remaining IS NOT NULL, k.ratelimit_type,
+                    k.ratelimit_limit, k.ratelimit_refill_rate, k.ratelimit_refill_interval,
+                    COALESCE((SELECT json_agg(name ORDER BY name) FROM (
+                        SELECT p.name FROM key_permissions kp JOIN permissions p ON p.id = kp.permission_id
+                         WHERE kp.key_id = k.id
+                        UNION
+                        SELECT p.name FROM key_roles kr
+                          JOIN role_permissions rp ON rp.role_id = kr.role_id
+                          JOIN permissions p ON p.id = rp.permission_id
+                         WHERE kr.key_id = k.id) AS effective)::text, '[]')
+               FROM keys k WHERE k.hash = $1 AND k.deleted_at IS NULL",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| VerifiableKeyRow {
+            id: r.0,
+            workspace_id: r.1,
+            api_id: r.2,
+            name: r.3,
+            owner_id: r.4,
+            meta: r.5,
+            environment: r.6,
+            enabled: r.7,
+            expires_at: r.8,
+            limited: r.9,
+            ratelimit: ratelimit_of(r.10.as_deref(), r.11, r.12, r.13),
+            effective_permissions: names(&r.14),
+        }))
+    }
+
+    async fn update_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        patch: &KeyPatch<'_>,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let mut update: QueryBuilder<Postgres> = QueryBuilder::new("UPDATE keys SET id = id");
+        if let Some(name) = patch.name {
+            update.push(", name = ").push_bind(name);
+        }
+        if let Some(owner_id) = patch.owner_id {
+            update.push(", owner_id = ").push_bind(owner_id);
+        }
+        if let Some(meta) = &patch.meta {
+            update.push(", meta = ").push_bind(meta.clone());
+        }
+        if let Some(expires_at) = patch.expires_at {
+            update.push(", expires_at = ").push_bind(expires_at);
+        }
+        if let Some(remaining) = patch.remaining {
+            update.push(", remaining = ").push_bind(remaining);
+        }
+        if let Some(refill) = patch.refill {
+            update
+                .push(", refill_interval = ")
+                .push_bind(refill.map(|r| r.interval.as_str()))
+                .push(", refill_amount = ")
+                .push_bind(refill.map(|r| r.amount))
+                .push(", last_refill_at = ")
+                .push_bind(refill.map(|_| now_ms));
+        }
+        if let Some(ratelimit) = patch.ratelimit {
+            update
+                .push(", ratelimit_type = ")
+                .push_bind(ratelimit.map(|r| r.kind.as_str()))
+                .push(", ratelimit_limit = ")
+                .push_bind(ratelimit.map(|r| r.limit))
+                .push(", ratelimit_refill_rate = ")
+                .push_bind(ratelimit.map(|r| r.refill_rate))
+                .push(", ratelimit_refill_interval = ")
+                .push_bind(ratelimit.map(|r| r.refill_interval));
+        }
+        if let Some(enabled) = patch.enabled {
+            update.push(", enabled = ").push_bind(enabled);
+        }
+        update
+            .push(" WHERE id = ")
+            .push_bind(key_id)
+            .push(" AND workspace_id = ")
+            .push_bind(workspace_id)
+            .push(" AND deleted_at IS NULL");
+        let result = update.build().execute(&self.pool).await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn delete_key(&self, workspace_id: &str, key_id: &str, now_ms: i64) -> Result<bool> {
+        let result = sqlx::query(
+            "UPDATE keys SET deleted_at = $1 WHERE id = $2 AND workspace_id = $3 AND deleted_at IS NULL",
+        )
+        .bind(now_ms)
+        .bind(key_id)
+        .bind(workspace_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// One statement: the row's lock queues concurrent spends of the key,
+    /// on this node and every other, and each sees the one before.
+    async fn spend_key(
+        &self,
+        key_id: &str,
+        now_ms: i64,
+        refill: RefillBoundaries,
+    ) -> Result<Spend> {
+        let left: Option<(i64,)> = sqlx::query_as(concat!(
+            "UPDATE keys SET remaining = ",
+            refilled_remaining!(),
+            " - 1,
+                last_refill_at = CASE WHEN ",
+            refill_due!("3", "4"),
+            " THEN $2 ELSE last_refill_at END
+              WHERE id = $1 AND deleted_at IS NULL AND remaining IS NOT NULL
+                AND ",
+            refilled_remaining!(),
+            " >= 1
+              RETURNING remaining"
+        ))
+        .bind(key_id)
+        .bind(now_ms)
+        .bind(refill.day_start)
+        .bind(refill.month_start)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(left.map_or(Spend::Exhausted, |(left,)| Spend::Spent(left)))
+    }
+
+    async fn refill_if_due(
+        &self,
+        key_id: &str,
+        now_ms: i64,
+        refill: RefillBoundaries,
+    ) -> Result<()> {
+        sqlx::query(concat!(
+            "UPDATE keys SET remaining = GREATEST(COALESCE(remaining, 0), refill_amount),
+                    last_refill_at = $2
+              WHERE id = $1 AND deleted_at IS NULL AND ",
+            refill_due!("3", "4")
+        ))
+        .bind(key_id)
+        .bind(now_ms)
+        .bind(refill.day_start)
+        .bind(refill.month_start)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn change_remaining(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        change: RemainingChange,
+    ) -> Result<Option<Option<i64>>> {
+        let row: Option<(Option<i64>,)> = match change {
+            RemainingChange::Add(delta) => {
+                sqlx::query_as(
+                    "UPDATE keys SET remaining = remaining + $1
+                      WHERE id = $2 AND workspace_id = $3 AND deleted_at IS NULL AND remaining IS NOT NULL
+                      RETURNING remaining",
+                )
+                .bind(delta)
+                .bind(key_id)
+                .bind(workspace_id)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            RemainingChange::Set(value) => {
+                sqlx::query_as(
+                    "UPDATE keys SET remaining = $1::BIGINT,
+                        refill_interval = CASE WHEN $1::BIGINT IS NULL THEN NULL ELSE refill_interval END,
+                        refill_amount = CASE WHEN $1::BIGINT IS NULL THEN NULL ELSE refill_amount END
+                      WHERE id = $2 AND workspace_id = $3 AND deleted_at IS NULL
+                      RETURNING remaining",
+                )
+                .bind(value)
+                .bind(key_id)
+                .bind(workspace_id)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        Ok(row.map(|(remaining,)| remaining))
+    }
+
+    async fn list_keys(&self, api_id: &str, page: &KeyPage<'_>) -> Result<Vec<KeyRow>> {
+        let mut query: QueryBuilder<Postgres> = QueryBuilder::new(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM keys k WHERE k.deleted_at IS NULL AND k.api_id = "
+        ));
+        query.push_bind(api_id);
+        if let Some(after) = page.after {
+            query.push(" AND k.id > ").push_bind(after);
+        }
+        if let Some(owner_id) = page.owner_id {
+            query.push(" AND k.owner_id = ").push_bind(owner_id);
+        }
+        query.push(" ORDER BY k.id LIMIT ").push_bind(page.limit);
+        query.push(" OFFSET ").push_bind(page.offset);
+        let rows: Vec<StoredKey> = query.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(KeyRow::from).collect())
+    }
+
+    async fn count_keys(&self, api_id: &str) -> Result<i64> {
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM keys WHERE api_id = $1 AND deleted_at IS NULL")
+                .bind(api_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count)
+    }
+
+    async fn key_ids_by_owner(
+        &self,
+        workspace_id: &str,
+        owner_id: &str,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, api_id FROM keys
+              WHERE workspace_id = $1 AND owner_id = $2 AND deleted_at IS NULL ORDER BY id",
+        )
+        .bind(workspace_id)
+        .bind(owner_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// The key's own row; its roles are separate rows.
+async fn insert_key_row<'e>(
+    executor: impl sqlx::Executor<'e, Database = Postgres>,
+    key: &NewKey<'_>,
+) -> Result<()> {
+    let ratelimit = key.ratelimit;
+    sqlx::query(
+        "INSERT INTO keys (id, workspace_id, api_id, hash, start, name, owner_id, meta, environment,
+            enabled, created_at, expires_at, remaining, refill_interval, refill_amount, last_refill_at,
+            ratelimit_type, ratelimit_limit, ratelimit_refill_rate, ratelimit_refill_interval)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+    )
+    .bind(key.id)
+    .bind(key.workspace_id)
+    .bind(key.api_id)
+    .bind(key.hash)
+    .bind(key.start)
+    .bind(key.name)
+    .bind(key.owner_id)
+    .bind(&key.meta)
+    .bind(key.environment)
+    .bind(key.enabled)
+    .bind(key.created_at)
+    .bind(key.expires_at)
+    .bind(key.remaining)
+    .bind(key.refill.map(|r| r.interval.as_str()))
+    .bind(key.refill.map(|r| r.amount))
+    .bind(key.refill.map(|_| key.created_at))
+    .bind(ratelimit.map(|r| r.kind.as_str()))
+    .bind(ratelimit.map(|r| r.limit))
+    .bind(ratelimit.map(|r| r.refill_rate))
+    .bind(ratelimit.map(|r| r.refill_interval))
+    .execute(executor)
+    .await?;
+    Ok(())
+}
