@@ -311,3 +311,168 @@ async fn cli_writes_during_create_key_load_cause_no_errors() {
     assert!(cli.is_empty(), "{cli:?}");
     assert_eq!(failed, 0, "{statuses:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remaining_is_exact_across_servers() {
+    const REMAINING: i64 = 50;
+    let database = Database::new();
+    let servers = [
+        ServeProcess::start(&database.url(), &[]),
+        ServeProcess::start(&database.url(), &[]),
+    ];
+    let http = reqwest::Client::new();
+    let api_id = create_api(&http, &servers[0].base_url).await;
+    let (_, created) = post(
+        &http,
+        &servers[0].base_url,
+        "/v1/keys.createKey",
+        &json!({"apiId": api_id, "remaining": REMAINING}),
+        true,
+    )
+    .await
+    .expect("createKey");
+    let key = created["key"].as_str().expect("key").to_string();
+    // 2 servers × 16 clients × 5 verifies each: 160 for 50 uses.
+    let clients: Vec<_> = (0..32)
+        .map(|i| {
+            let (http, base_url, key) =
+                (http.clone(), servers[i % 2].base_url.clone(), key.clone());
+            tokio::spawn(async move {
+                let mut valid = 0;
+                for _ in 0..5 {
+                    if verify_code(&http, &base_url, &key).await == json!("VALID") {
+                        valid += 1;
+                    }
+                }
+                valid
+            })
+        })
+        .collect();
+    let mut valid = 0;
+    for client in clients {
+        valid += client.await.expect("client");
+    }
+    let key_id = created["keyId"].as_str().expect("keyId");
+    let read: Value = http
+        .get(format!(
+            "{}/v1/keys.getKey?keyId={key_id}",
+            servers[1].base_url
+        ))
+        .bearer_auth(crate::common::ROOT_KEY)
+        .send()
+        .await
+        .expect("getKey")
+        .json()
+        .await
+        .expect("JSON");
+    println!("160 verifies over two servers of a key with {REMAINING} uses: {valid} valid");
+    assert_eq!(valid, REMAINING, "exactly as many successes as uses");
+    assert_eq!(read["remaining"], json!(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_counts_from_every_server_add_up() {
+    let database = Database::new();
+    let one = ServeProcess::start(&database.url(), &[]);
+    let other = ServeProcess::start(&database.url(), &[]);
+    let http = reqwest::Client::new();
+    let api_id = create_api(&http, &one.base_url).await;
+    let (_, created) = post(
+        &http,
+        &one.base_url,
+        "/v1/keys.createKey",
+        &json!({"apiId": api_id}),
+        true,
+    )
+    .await
+    .expect("createKey");
+    let key = created["key"].as_str().expect("key").to_string();
+    for (server, times) in [(&one, 7), (&other, 5)] {
+        for _ in 0..times {
+            assert_eq!(
+                verify_code(&http, &server.base_url, &key).await,
+                json!("VALID")
+            );
+        }
+    }
+    // Each server writes its own counts at shutdown.
+    for server in [one, other] {
+        server.terminate();
+        let (status, _) = server
+            .wait_exit(Duration::from_secs(15))
+            .expect("the server exits");
+        assert!(status.success());
+    }
+    let server = ServeProcess::start(&database.url(), &[]);
+    let key_id = created["keyId"].as_str().expect("keyId");
+    let counts: Value = http
+        .get(format!(
+            "{}/v1/keys.getVerifications?keyId={key_id}",
+            server.base_url
+        ))
+        .bearer_auth(crate::common::ROOT_KEY)
+        .send()
+        .await
+        .expect("getVerifications")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(counts["verifications"][0]["success"], json!(12), "{counts}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_key_limit_holds_across_servers() {
+    let database = Database::new();
+    let servers = [
+        ServeProcess::start(&database.url(), &[]),
+        ServeProcess::start(&database.url(), &[]),
+    ];
+    let http = reqwest::Client::new();
+    let project = {
+        let output = keyward(&database.url())
+            .args(["project", "list", "--json"])
+            .output()
+            .expect("keyward runs");
+        let projects: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        projects[0]["id"].as_str().expect("project").to_string()
+    };
+    // The project has its bootstrap key; 20 concurrent creates, half on
+    // each server, may add 9 more.
+    let creates: Vec<_> = (0..20)
+        .map(|i| {
+            let (http, url) = (
+                http.clone(),
+                format!(
+                    "{}/v1/projects/{project}/accessKeys",
+                    servers[i % 2].base_url
+                ),
+            );
+            tokio::spawn(async move {
+                http.post(url)
+                    .basic_auth(ACCESS_KEY_ID, Some(ACCESS_KEY_SECRET))
+                    .json(&json!({"displayName": format!("key {i}")}))
+                    .send()
+                    .await
+                    .expect("create")
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for create in creates {
+        statuses.push(create.await.expect("create"));
+    }
+    let created = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 400).count();
+    println!(
+        "20 concurrent creates on two servers: {created} created, {refused} refused at the limit"
+    );
+    assert_eq!((created, refused), (9, 11), "{statuses:?}");
+    let output = keyward(&database.url())
+        .args(["access-key", "list", "--project", &project, "--json"])
+        .output()
+        .expect("keyward runs");
+    let keys: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(keys.as_array().map(Vec::len), Some(10));
+}

@@ -6,6 +6,20 @@ use crate::storage::{
 };
 use async_trait::async_trait;
 
+/// Locks a project's row until the transaction ends: creates and revokes of
+/// its keys queue behind it. The count that follows must be a statement of
+/// its own, whose snapshot (READ COMMITTED) sees what the lock waited for.
+pub(super) async fn lock_project(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    project_id: &str,
+) -> Result<bool> {
+    let found: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE")
+        .bind(project_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(found.is_some())
+}
+
 fn name_taken_or(error: sqlx::Error) -> Result<AccessKeyWrite> {
     match StorageError::from(error) {
         e if e.is_unique_violation() => Ok(AccessKeyWrite::NameTaken),
@@ -33,13 +47,12 @@ impl AccessKeyStore for PgStorage {
         limit: i64,
     ) -> Result<AccessKeyWrite> {
         let mut tx = self.pool.begin().await?;
-        let (keys,): (i64,) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM access_keys WHERE project_id = p.id)
-               FROM projects p WHERE p.id = $1 FOR UPDATE",
-        )
-        .bind(key.project_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        lock_project(&mut tx, key.project_id).await?;
+        let (keys,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM access_keys WHERE project_id = $1")
+                .bind(key.project_id)
+                .fetch_one(&mut *tx)
+                .await?;
         if keys >= limit {
             return Ok(AccessKeyWrite::LimitReached);
         }

@@ -217,18 +217,22 @@ impl AdminStore for PgStorage {
 
     async fn delete_role(&self, workspace_id: &str, name: &str, force: bool) -> Result<Removal> {
         let mut tx = self.pool.begin().await?;
-        let found: Option<(String, i64)> = sqlx::query_as(
-            "SELECT r.id, (SELECT COUNT(*) FROM key_roles kr JOIN keys k ON k.id = kr.key_id
-                            WHERE kr.role_id = r.id AND k.deleted_at IS NULL)
-               FROM roles r WHERE r.workspace_id = $1 AND r.name = $2 FOR UPDATE",
-        )
-        .bind(workspace_id)
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((role_id, keys)) = found else {
+        let found: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM roles WHERE workspace_id = $1 AND name = $2 FOR UPDATE")
+                .bind(workspace_id)
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((role_id,)) = found else {
             return Ok(Removal::NotFound);
         };
+        let (keys,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM key_roles kr JOIN keys k ON k.id = kr.key_id
+              WHERE kr.role_id = $1 AND k.deleted_at IS NULL",
+        )
+        .bind(&role_id)
+        .fetch_one(&mut *tx)
+        .await?;
         if keys > 0 && !force {
             return Ok(Removal::InUse(keys));
         }
@@ -272,18 +276,20 @@ impl AdminStore for PgStorage {
     async fn revoke_access_key(&self, project_id: &str, id: &str, force: bool) -> Result<Removal> {
         let mut tx = self.pool.begin().await?;
         // The project's lock orders this against creates and other revokes.
-        let found: Option<(bool, i64)> = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM access_keys WHERE id = $1 AND project_id = p.id),
-                    (SELECT COUNT(*) FROM access_keys WHERE project_id = p.id)
-               FROM projects p WHERE p.id = $2 FOR UPDATE",
+        if !super::access_keys::lock_project(&mut tx, project_id).await? {
+            return Ok(Removal::NotFound);
+        }
+        let (exists, keys): (bool, i64) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM access_keys WHERE id = $1 AND project_id = $2),
+                    (SELECT COUNT(*) FROM access_keys WHERE project_id = $2)",
         )
         .bind(id)
         .bind(project_id)
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        let Some((true, keys)) = found else {
+        if !exists {
             return Ok(Removal::NotFound);
-        };
+        }
         if keys == 1 && !force {
             return Ok(Removal::InUse(1));
         }
