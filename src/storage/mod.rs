@@ -16,6 +16,7 @@ mod keys;
 mod postgres;
 mod ratelimit_namespaces;
 mod root_keys;
+mod spends;
 mod sqlite;
 mod verifications;
 

@@ -24,18 +24,6 @@ macro_rules! key_columns {
     };
 }
 
-/// SQL: a key's remaining uses once a due refill is applied ($3 day start,
-/// $4 month start).
-macro_rules! refilled_remaining {
-    () => {
-        concat!(
-            "(CASE WHEN ",
-            refill_due!("3", "4"),
-            " THEN GREATEST(remaining, refill_amount) ELSE remaining END)"
-        )
-    };
-}
-
 #[async_trait]
 impl KeyStore for PgStorage {
     async fn insert_key(&self, key: &NewKey<'_>) -> Result<InsertKey> {
@@ -224,34 +212,13 @@ impl KeyStore for PgStorage {
         Ok(result.rows_affected() == 1)
     }
 
-    /// One statement: the row's lock queues concurrent spends of the key,
-    /// on this node and every other, and each sees the one before.
     async fn spend_key(
         &self,
         key_id: &str,
         now_ms: i64,
         refill: RefillBoundaries,
     ) -> Result<Spend> {
-        let left: Option<(i64,)> = sqlx::query_as(concat!(
-            "UPDATE keys SET remaining = ",
-            refilled_remaining!(),
-            " - 1,
-                last_refill_at = CASE WHEN ",
-            refill_due!("3", "4"),
-            " THEN $2 ELSE last_refill_at END
-              WHERE id = $1 AND deleted_at IS NULL AND remaining IS NOT NULL
-                AND ",
-            refilled_remaining!(),
-            " >= 1
-              RETURNING remaining"
-        ))
-        .bind(key_id)
-        .bind(now_ms)
-        .bind(refill.day_start)
-        .bind(refill.month_start)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(left.map_or(Spend::Exhausted, |(left,)| Spend::Spent(left)))
+        self.spends.spend(key_id, now_ms, refill).await
     }
 
     async fn refill_if_due(

@@ -1,7 +1,7 @@
 //! The PostgreSQL backend, for more than one node: any number of keyward
 //! processes on one database. A pool of connections; PostgreSQL's own row
-//! locks keep spends exact and its WAL makes commits durable, so there is no
-//! writer queue here. Changes reach every node through LISTEN/NOTIFY
+//! locks keep spends exact across nodes, and each node commits its
+//! concurrent spends in groups, as on SQLite (`crate::storage::spends`). Changes reach every node through LISTEN/NOTIFY
 //! (`changes.rs`).
 
 mod access_keys;
@@ -11,6 +11,7 @@ mod changes;
 mod keys;
 mod ratelimit_namespaces;
 mod root_keys;
+mod spends;
 mod verifications;
 
 use super::{Backend, Result};
@@ -29,6 +30,7 @@ const POOL_SIZE: u32 = 20;
 #[derive(Debug)]
 pub struct PgStorage {
     pool: PgPool,
+    spends: crate::storage::spends::SpendQueue,
 }
 
 impl PgStorage {
@@ -47,7 +49,11 @@ impl PgStorage {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PgStorage { pool })
+        let spends =
+            crate::storage::spends::SpendQueue::start(std::sync::Arc::new(spends::PgSpender {
+                pool: pool.clone(),
+            }));
+        Ok(PgStorage { pool, spends })
     }
 }
 

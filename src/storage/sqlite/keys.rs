@@ -46,6 +46,7 @@ macro_rules! refilled_remaining {
         )
     };
 }
+pub(super) use {refill_due, refilled_remaining};
 
 #[async_trait]
 impl KeyStore for SqliteStorage {
@@ -352,112 +353,4 @@ async fn insert_key_row<'e>(
     .execute(executor)
     .await?;
     Ok(())
-}
-
-/// Spends `count` uses of each key that has at least that many left (after
-/// a due refill, stamped `now_ms`), in one statement that commits on its own.
-/// Returns those keys with what remains; keys with too few uses left (or
-/// none at all) are not touched and not returned.
-pub(super) async fn spend_where_enough(
-    writer: &sqlx::SqlitePool,
-    counts: &[(&str, i64)],
-    now_ms: i64,
-    refill: RefillBoundaries,
-) -> Result<Vec<(String, i64)>> {
-    Ok(sqlx::query_as(concat!(
-        "UPDATE keys SET remaining = ",
-        refilled_remaining!(),
-        " - g.count,
-            last_refill_at = CASE WHEN ",
-        refill_due!(),
-        " THEN ? ELSE last_refill_at END
-          FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS count
-                  FROM json_each(?)) AS g
-         WHERE keys.id = g.id AND keys.deleted_at IS NULL AND keys.remaining IS NOT NULL
-           AND ",
-        refilled_remaining!(),
-        " >= g.count
-         RETURNING id, remaining"
-    ))
-    .bind(refill.day_start)
-    .bind(refill.month_start)
-    .bind(refill.day_start)
-    .bind(refill.month_start)
-    .bind(now_ms)
-    .bind(serde_json::to_string(counts).unwrap_or_default())
-    .bind(refill.day_start)
-    .bind(refill.month_start)
-    .fetch_all(writer)
-    .await?)
-}
-
-/// Spends one use per entry of `key_ids` (a key may appear more than once),
-/// in order, inside a group's transaction: each key's remaining uses are read
-/// once, handed out in order, and written once, so a group costs two
-/// statements however many spends it holds. A due refill is applied first,
-/// stamped `now_ms`. The transaction holds the write lock, so nothing can
-/// spend between the read and the write.
-pub(super) async fn spend_all_in(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    key_ids: &[&str],
-    now_ms: i64,
-    refill: RefillBoundaries,
-) -> Result<Vec<Spend>> {
-    let mut distinct: Vec<&str> = key_ids.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let rows: Vec<(String, i64, bool)> = sqlx::query_as(concat!(
-        "SELECT id, ",
-        refilled_remaining!(),
-        ", ",
-        refill_due!(),
-        " FROM keys WHERE id IN (SELECT value FROM json_each(?))
-            AND deleted_at IS NULL AND remaining IS NOT NULL"
-    ))
-    .bind(refill.day_start)
-    .bind(refill.month_start)
-    .bind(refill.day_start)
-    .bind(refill.month_start)
-    .bind(serde_json::to_string(&distinct).unwrap_or_default())
-    .fetch_all(&mut **tx)
-    .await?;
-
-    // (remaining, whether a refill is due, whether anything was spent)
-    let mut keys: std::collections::HashMap<String, (i64, bool, bool)> = rows
-        .into_iter()
-        .map(|(id, remaining, due)| (id, (remaining, due, false)))
-        .collect();
-    let spends = key_ids
-        .iter()
-        .map(|id| match keys.get_mut(*id) {
-            Some((remaining, _, spent)) if *remaining > 0 => {
-                *remaining -= 1;
-                *spent = true;
-                Spend::Spent(*remaining)
-            }
-            _ => Spend::Exhausted,
-        })
-        .collect();
-
-    let writes: Vec<(&String, i64, bool)> = keys
-        .iter()
-        .filter(|(_, (_, _, spent))| *spent)
-        .map(|(id, (remaining, due, _))| (id, *remaining, *due))
-        .collect();
-    if !writes.is_empty() {
-        sqlx::query(
-            "UPDATE keys SET remaining = g.remaining,
-                    last_refill_at = CASE WHEN g.refilled THEN ? ELSE last_refill_at END
-               FROM (SELECT json_extract(value, '$[0]') AS id,
-                            json_extract(value, '$[1]') AS remaining,
-                            json_extract(value, '$[2]') AS refilled
-                       FROM json_each(?)) AS g
-              WHERE keys.id = g.id",
-        )
-        .bind(now_ms)
-        .bind(serde_json::to_string(&writes).unwrap_or_default())
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(spends)
 }

@@ -43,7 +43,7 @@ pub struct SqliteStorage {
     pool: SqlitePool,
     writer: SqlitePool,
     checkpointer: SqlitePool,
-    spends: spends::SpendQueue,
+    spends: crate::storage::spends::SpendQueue,
     key_lookup: std::sync::Arc<key_lookup::KeyLookup>,
     /// Set when the database file is readable by others than its owner.
     permission_warning: Option<std::sync::Arc<str>>,
@@ -95,7 +95,10 @@ impl SqliteStorage {
             .test_before_acquire(false)
             .connect_with(options.clone().read_only(true))
             .await?;
-        let spends = spends::SpendQueue::start(writer.clone());
+        let spends =
+            crate::storage::spends::SpendQueue::start(std::sync::Arc::new(spends::SqliteSpender {
+                writer: writer.clone(),
+            }));
         let key_lookup = key_lookup::KeyLookup::open(options.get_filename().to_path_buf())?;
         Ok(SqliteStorage {
             pool,

@@ -1,0 +1,220 @@
+//! Group commit for key spends, for both backends. Every usage-limited
+//! verification is a write that must be durable before it is reported, and a
+//! commit costs an fsync. Concurrent spends are therefore queued to one task
+//! per process, which runs all that are waiting together: usually one
+//! statement and one fsync for the whole group (see [`spend_run`]). Each
+//! caller still gets the exact result of its own spend, in arrival order,
+//! and only after the commit. Groups of different processes (nodes) meet in
+//! the database, where each statement is atomic: spends stay exact.
+
+use super::{RefillBoundaries, Result, Spend, StorageError};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// A backend's two statements for a group of spends.
+#[async_trait]
+pub(super) trait GroupSpender: Send + Sync + 'static {
+    /// Spends `count` uses of each key that has at least that many left
+    /// (after a due refill, stamped `now_ms`), in one statement that commits
+    /// on its own. Returns those keys with what remains; keys with too few
+    /// uses left (or none at all) are not touched and not returned.
+    async fn spend_where_enough(
+        &self,
+        counts: &[(&str, i64)],
+        now_ms: i64,
+        refill: RefillBoundaries,
+    ) -> Result<Vec<(String, i64)>>;
+
+    /// Spends one use per entry of `key_ids` (a key may appear more than
+    /// once), in order, in one transaction that holds the keys' write lock
+    /// from their read (see [`hand_out`]) to their write.
+    async fn spend_each(
+        &self,
+        key_ids: &[&str],
+        now_ms: i64,
+        refill: RefillBoundaries,
+    ) -> Result<Vec<Spend>>;
+}
+
+/// What [`hand_out`] decided for one key: its remaining uses after the
+/// group, and whether its due refill is applied.
+pub(super) struct KeyAfterGroup {
+    pub id: String,
+    pub remaining: i64,
+    pub refilled: bool,
+}
+
+/// Hands out the uses left of each key (`rows`: id, remaining after a due
+/// refill, whether that refill is due) to `key_ids` in order. Returns each
+/// spend, and the keys that were spent, to be written.
+pub(super) fn hand_out(
+    key_ids: &[&str],
+    rows: Vec<(String, i64, bool)>,
+) -> (Vec<Spend>, Vec<KeyAfterGroup>) {
+    // (remaining, whether a refill is due, whether anything was spent)
+    let mut keys: HashMap<String, (i64, bool, bool)> = rows
+        .into_iter()
+        .map(|(id, remaining, due)| (id, (remaining, due, false)))
+        .collect();
+    let spends = key_ids
+        .iter()
+        .map(|id| match keys.get_mut(*id) {
+            Some((remaining, _, spent)) if *remaining > 0 => {
+                *remaining -= 1;
+                *spent = true;
+                Spend::Spent(*remaining)
+            }
+            _ => Spend::Exhausted,
+        })
+        .collect();
+    let writes = keys
+        .into_iter()
+        .filter(|(_, (_, _, spent))| *spent)
+        .map(|(id, (remaining, refilled, _))| KeyAfterGroup {
+            id,
+            remaining,
+            refilled,
+        })
+        .collect();
+    (spends, writes)
+}
+
+/// The most spends one group takes; more wait for the next.
+const MAX_GROUP: usize = 512;
+
+struct SpendRequest {
+    key_id: String,
+    now_ms: i64,
+    refill: RefillBoundaries,
+    reply: oneshot::Sender<Result<Spend>>,
+}
+
+/// The sending side; clones share the one task.
+#[derive(Clone, Debug)]
+pub(super) struct SpendQueue {
+    requests: mpsc::Sender<SpendRequest>,
+}
+
+impl std::fmt::Debug for SpendRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpendRequest")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SpendQueue {
+    /// Starts the task that commits spends through `spender`.
+    pub(super) fn start(spender: Arc<dyn GroupSpender>) -> SpendQueue {
+        let (requests, receiver) = mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(run(spender, receiver));
+        SpendQueue { requests }
+    }
+
+    pub(super) async fn spend(
+        &self,
+        key_id: &str,
+        now_ms: i64,
+        refill: RefillBoundaries,
+    ) -> Result<Spend> {
+        let (reply, answer) = oneshot::channel();
+        let request = SpendRequest {
+            key_id: key_id.to_string(),
+            now_ms,
+            refill,
+            reply,
+        };
+        self.requests.send(request).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+}
+
+fn closed() -> StorageError {
+    StorageError::Unavailable("the spend queue has stopped".into())
+}
+
+async fn run(spender: Arc<dyn GroupSpender>, mut requests: mpsc::Receiver<SpendRequest>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while requests.recv_many(&mut group, MAX_GROUP).await > 0 {
+        match commit_group(&*spender, &group).await {
+            Ok(spends) => {
+                for (request, spend) in group.drain(..).zip(spends) {
+                    // A caller that went away no longer needs its answer.
+                    let _ = request.reply.send(Ok(spend));
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for request in group.drain(..) {
+                    let error = if error.is_busy() {
+                        StorageError::Busy
+                    } else {
+                        StorageError::Unavailable(message.clone())
+                    };
+                    let _ = request.reply.send(Err(error));
+                }
+            }
+        }
+    }
+}
+
+async fn commit_group(spender: &dyn GroupSpender, group: &[SpendRequest]) -> Result<Vec<Spend>> {
+    let mut spends = Vec::with_capacity(group.len());
+    // Runs of requests that share refill periods (all of them, unless the
+    // group straddles midnight UTC) are spent together.
+    for run in group.chunk_by(|a, b| a.refill == b.refill) {
+        let key_ids: Vec<&str> = run.iter().map(|r| r.key_id.as_str()).collect();
+        spends.extend(spend_run(spender, &key_ids, run[0].now_ms, run[0].refill).await?);
+    }
+    Ok(spends)
+}
+
+/// Spends one use per entry of `key_ids`, in order. Keys with enough uses
+/// for all their spends, the usual case, take one statement; the others (about
+/// to run out, unknown or unlimited) go through a transaction that hands out
+/// what is left in order.
+async fn spend_run(
+    spender: &dyn GroupSpender,
+    key_ids: &[&str],
+    now_ms: i64,
+    refill: RefillBoundaries,
+) -> Result<Vec<Spend>> {
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    for id in key_ids {
+        *counts.entry(id).or_default() += 1;
+    }
+    let listed: Vec<(&str, i64)> = counts.iter().map(|(id, count)| (*id, *count)).collect();
+    // What the next spend of each fully served key leaves.
+    let mut next_left: HashMap<String, i64> = spender
+        .spend_where_enough(&listed, now_ms, refill)
+        .await?
+        .into_iter()
+        .map(|(id, left)| {
+            let count = counts.get(id.as_str()).copied().unwrap_or(0);
+            (id, left + count - 1)
+        })
+        .collect();
+    let rest: Vec<&str> = key_ids
+        .iter()
+        .copied()
+        .filter(|id| !next_left.contains_key(*id))
+        .collect();
+    let mut rest_spends = if rest.is_empty() {
+        Vec::new()
+    } else {
+        spender.spend_each(&rest, now_ms, refill).await?
+    }
+    .into_iter();
+    Ok(key_ids
+        .iter()
+        .map(|id| match next_left.get_mut(*id) {
+            Some(left) => {
+                *left -= 1;
+                Spend::Spent(*left + 1)
+            }
+            None => rest_spends.next().unwrap_or(Spend::Exhausted),
+        })
+        .collect())
+}
