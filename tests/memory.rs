@@ -3,7 +3,7 @@
 //! as a hostile caller would send them.
 
 use keyward::domain::unkey::DEFAULT_MAX_RATELIMIT_ENTRIES;
-use keyward::domain::unkey::ratelimit::FixedWindows;
+use keyward::domain::unkey::ratelimit::{FixedWindows, LimitRequest};
 
 const IDENTIFIERS: usize = 1_000_000;
 const MIB: u64 = 1 << 20;
@@ -25,8 +25,15 @@ fn growth_with_cap(cap: usize) -> u64 {
     let windows = FixedWindows::new(cap);
     let padding = "x".repeat(200);
     for i in 0..IDENTIFIERS {
-        let identifier = format!("{padding}-{i}");
-        windows.limit("rlns_memory", &identifier, 10, 60_000, 1, 1_000);
+        let request = LimitRequest {
+            namespace: "memory".into(),
+            identifier: format!("{padding}-{i}"),
+            limit: 10,
+            duration: 60_000,
+            cost: 1,
+            local: false,
+        };
+        windows.limit("rlns_memory", &request, 1_000);
     }
     let grown = resident_bytes().saturating_sub(before);
     drop(windows);

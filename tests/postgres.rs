@@ -20,6 +20,8 @@ mod clients;
 mod errors;
 #[path = "it/faults.rs"]
 mod faults;
+#[path = "it/nodes.rs"]
+mod nodes;
 #[path = "it/processes.rs"]
 mod processes;
 #[path = "it/sinch/mod.rs"]

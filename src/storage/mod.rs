@@ -13,6 +13,7 @@ mod admin;
 mod apis;
 mod changes;
 mod keys;
+mod limits;
 mod postgres;
 mod ratelimit_namespaces;
 mod root_keys;
@@ -30,6 +31,7 @@ pub use keys::{
     InsertKey, KeyPage, KeyPatch, KeyRatelimit, KeyRow, KeyStore, NewKey, RatelimitKind, Refill,
     RefillBoundaries, RefillInterval, RemainingChange, Spend, VerifiableKeyRow,
 };
+pub use limits::{BucketRow, LimitStore, WindowCount};
 pub use ratelimit_namespaces::NamespaceStore;
 pub use root_keys::{RootKeyRow, RootKeyStore};
 pub use verifications::{CountsDelta, DailyCounts, VerificationStore};
@@ -136,6 +138,11 @@ pub trait Backend:
     /// A warning for the operator when the database can be read by others:
     /// it holds the token signing key.
     fn permission_warning(&self) -> Option<&str>;
+
+    /// Where rate limits that must agree across nodes are kept, for a
+    /// backend that several nodes share; `None` keeps every limit in each
+    /// process's memory.
+    fn shared_limits(&self) -> Option<&dyn LimitStore>;
 }
 
 /// The database keyward runs on; clones share it. Its methods are the

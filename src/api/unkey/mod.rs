@@ -296,6 +296,7 @@ impl UnkeyApi for UnkeyService {
                 limit: int(body.limit),
                 duration: body.duration,
                 cost: int(body.cost),
+                local: body.async_,
             };
             let decision = rqctx.context().unkey.ratelimit(&root, &request).await?;
             Ok(types::RatelimitsLimitResponse {

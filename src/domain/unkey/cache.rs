@@ -16,18 +16,9 @@ pub struct CachedKey {
     pub expires_at: Option<i64>,
     /// Whether the key has a usage limit.
     pub limited: bool,
-    pub ratelimit: Option<BucketConfig>,
+    pub ratelimit: Option<crate::storage::KeyRatelimit>,
     /// Effective permissions: direct and through roles.
     pub permissions: Vec<String>,
-}
-
-/// A per-key token bucket: `limit` tokens at most, `refill_rate` more every
-/// `refill_interval_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BucketConfig {
-    pub limit: i64,
-    pub refill_rate: i64,
-    pub refill_interval_ms: i64,
 }
 
 /// Verification's cache: keys by the SHA-256 of their secret.

@@ -37,6 +37,8 @@ const NAMESPACE_CACHE_CAPACITY: usize = 10_000;
 /// one-second period wrote most pages every second.
 const COUNTS_FLUSH_SECS: u64 = 10;
 const DAY_MS: i64 = 86_400_000;
+/// How often windows that ended are deleted from a shared database.
+const SHARED_WINDOWS_PRUNE_SECS: u64 = 60;
 /// How many `ratelimits.limit` windows (and per-key buckets) are kept at
 /// most, unless configured: about 170 bytes each, so about 85 MB.
 pub const DEFAULT_MAX_RATELIMIT_ENTRIES: usize = 500_000;
@@ -120,6 +122,12 @@ impl Unkey {
                 let now = unkey.clock.now_ms();
                 unkey.buckets.sweep(now);
                 unkey.windows.sweep(now);
+                if second.is_multiple_of(SHARED_WINDOWS_PRUNE_SECS)
+                    && let Some(shared) = unkey.storage.shared_limits()
+                    && let Err(e) = shared.prune_windows(now).await
+                {
+                    slog::warn!(log, "pruning rate-limit windows failed"; "error" => %e);
+                }
             }
         })
     }

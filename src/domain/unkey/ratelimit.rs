@@ -1,10 +1,11 @@
 //! In-process rate limiting, exact on one node: per-key token buckets for
 //! verifyKey, and epoch-aligned fixed windows for `ratelimits.limit`.
 
-use super::cache::BucketConfig;
 use super::permissions::Query;
 use super::{Error, Result, RootKey, Unkey};
 use crate::domain::ids::new_id;
+use crate::storage::{BucketRow, KeyRatelimit};
+use sha2::Digest;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Mutex;
@@ -137,14 +138,52 @@ pub struct Decision {
     pub reset: i64,
 }
 
-struct Bucket {
-    config: BucketConfig,
-    tokens: i64,
-    last_refill: i64,
+pub struct TokenBuckets {
+    buckets: Sharded<String, BucketRow>,
 }
 
-pub struct TokenBuckets {
-    buckets: Sharded<String, Bucket>,
+/// A full bucket of this configuration.
+pub fn full_bucket(config: KeyRatelimit, now: i64) -> BucketRow {
+    BucketRow {
+        limit: config.limit,
+        refill_rate: config.refill_rate,
+        refill_interval: config.refill_interval,
+        tokens: config.limit,
+        last_refill: now,
+    }
+}
+
+/// Refills `bucket` for the intervals since its last refill, then takes one
+/// token if it holds one. A bucket made with another configuration starts
+/// full. Returns whether a token was taken.
+pub fn take_token(bucket: &mut BucketRow, config: KeyRatelimit, now: i64) -> bool {
+    if (bucket.limit, bucket.refill_rate, bucket.refill_interval)
+        != (config.limit, config.refill_rate, config.refill_interval)
+    {
+        *bucket = full_bucket(config, now);
+    }
+    let interval = config.refill_interval.max(1);
+    let refills = (now - bucket.last_refill).max(0) / interval;
+    if refills > 0 {
+        bucket.tokens =
+            (bucket.tokens + refills.saturating_mul(config.refill_rate)).min(config.limit);
+        bucket.last_refill += refills * interval;
+    }
+    let allowed = bucket.tokens >= 1;
+    if allowed {
+        bucket.tokens -= 1;
+    }
+    allowed
+}
+
+/// What a bucket answers after [`take_token`].
+pub fn bucket_decision(bucket: &BucketRow, allowed: bool) -> Decision {
+    Decision {
+        allowed,
+        limit: bucket.limit,
+        remaining: bucket.tokens,
+        reset: bucket.last_refill + bucket.refill_interval.max(1),
+    }
 }
 
 impl TokenBuckets {
@@ -154,45 +193,25 @@ impl TokenBuckets {
             buckets: Sharded::new(capacity),
         }
     }
-}
 
-impl TokenBuckets {
-    /// Takes one token from the key's bucket.
-    pub fn take(&self, key_id: &str, config: BucketConfig, now: i64) -> Decision {
-        let interval = config.refill_interval_ms.max(1);
-        let fresh = || Bucket {
-            config,
-            tokens: config.limit,
-            last_refill: now,
-        };
-        // A new bucket, or one whose configuration changed, starts full.
-        let changed = |bucket: &Bucket| bucket.config != config;
-        self.buckets
-            .update(key_id.to_string(), fresh, changed, |bucket| {
-                let refills = (now - bucket.last_refill).max(0) / interval;
-                if refills > 0 {
-                    bucket.tokens = (bucket.tokens + refills.saturating_mul(config.refill_rate))
-                        .min(config.limit);
-                    bucket.last_refill += refills * interval;
-                }
-                let allowed = bucket.tokens >= 1;
-                if allowed {
-                    bucket.tokens -= 1;
-                }
-                Decision {
-                    allowed,
-                    limit: config.limit,
-                    remaining: bucket.tokens,
-                    reset: bucket.last_refill + interval,
-                }
-            })
+    /// Takes one token from the key's bucket, kept in this process.
+    pub fn take(&self, key_id: &str, config: KeyRatelimit, now: i64) -> Decision {
+        self.buckets.update(
+            key_id.to_string(),
+            || full_bucket(config, now),
+            |_| false,
+            |bucket| {
+                let allowed = take_token(bucket, config, now);
+                bucket_decision(bucket, allowed)
+            },
+        )
     }
 
     /// Drops full buckets, which are the same as no bucket.
     pub fn sweep(&self, now: i64) {
         self.buckets.retain(|b| {
-            let refills = (now - b.last_refill).max(0) / b.config.refill_interval_ms.max(1);
-            b.tokens + refills.saturating_mul(b.config.refill_rate) < b.config.limit
+            let refills = (now - b.last_refill).max(0) / b.refill_interval.max(1);
+            b.tokens + refills.saturating_mul(b.refill_rate) < b.limit
         });
     }
 }
@@ -223,27 +242,26 @@ impl FixedWindows {
         }
     }
 
-    fn id(&self, namespace_id: &str, identifier: &str) -> u128 {
+    fn id(&self, namespace_id: &str, identifier: &str, local: bool) -> u128 {
         let [high, low] = &self.id_hashers;
-        let pair = (namespace_id, identifier);
+        let pair = (namespace_id, identifier, local);
         (u128::from(high.hash_one(pair)) << 64) | u128::from(low.hash_one(pair))
     }
 
-    /// Counts `cost` against `identifier` in `namespace_id` for the current
-    /// window of `duration` ms, aligned to the epoch. A denied request does
-    /// not count; changing `limit` or `duration` starts a fresh counter.
-    pub fn limit(
-        &self,
-        namespace_id: &str,
-        identifier: &str,
-        limit: i64,
-        duration: i64,
-        cost: i64,
-        now: i64,
-    ) -> Decision {
+    /// Counts `request.cost` against its identifier in `namespace_id` for
+    /// the current window of `request.duration` ms, aligned to the epoch. A
+    /// denied request does not count; another limit or duration, or another
+    /// `async`, is another counter.
+    pub fn limit(&self, namespace_id: &str, request: &LimitRequest, now: i64) -> Decision {
+        let LimitRequest {
+            limit,
+            duration,
+            cost,
+            ..
+        } = *request;
         let duration = duration.max(1);
         let window = now.div_euclid(duration);
-        let key = self.id(namespace_id, identifier);
+        let key = self.id(namespace_id, &request.identifier, request.local);
         let fresh = || Window {
             limit,
             duration,
@@ -283,13 +301,16 @@ pub struct LimitRequest {
     pub limit: i64,
     pub duration: i64,
     pub cost: i64,
+    /// `async`: may be decided by this node alone.
+    pub local: bool,
 }
 
 pub const MIN_DURATION_MS: i64 = 1000;
 
 impl Unkey {
-    /// `ratelimits.limit`: one fixed-window decision. `async` requests get the
-    /// same exact answer on one node.
+    /// `ratelimits.limit`: one fixed-window decision. On a database that
+    /// several nodes share, a request that is not `async` is counted in the
+    /// database, the same window for every node; otherwise in this process.
     pub async fn ratelimit(&self, root: &RootKey, request: &LimitRequest) -> Result<Decision> {
         if request.duration < MIN_DURATION_MS {
             return Err(Error::BadRequest(format!(
@@ -302,14 +323,30 @@ impl Unkey {
             "ratelimit.*.limit".into(),
             format!("ratelimit.{namespace_id}.limit"),
         ]))?;
-        Ok(self.windows.limit(
-            &namespace_id,
-            &request.identifier,
-            request.limit,
-            request.duration,
-            request.cost,
-            self.now(),
-        ))
+        let now = self.now();
+        let Some(shared) = self.storage.shared_limits().filter(|_| !request.local) else {
+            return Ok(self.windows.limit(&namespace_id, request, now));
+        };
+        let window = now.div_euclid(request.duration);
+        let reset = (window + 1) * request.duration;
+        // Another limit or duration is another counter, as in memory.
+        let counter = sha2::Sha256::new()
+            .chain_update(namespace_id.as_bytes())
+            .chain_update([0])
+            .chain_update(request.identifier.as_bytes())
+            .chain_update([0])
+            .chain_update(request.limit.to_be_bytes())
+            .chain_update(request.duration.to_be_bytes())
+            .finalize();
+        let count = shared
+            .count_in_window(&counter, window, request.limit, request.cost, reset)
+            .await?;
+        Ok(Decision {
+            allowed: count.allowed,
+            limit: request.limit,
+            remaining: (request.limit - count.used).max(0),
+            reset,
+        })
     }
 
     /// Resolves a namespace by name, creating it when the root key may.
@@ -352,11 +389,24 @@ impl Unkey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::RatelimitKind;
 
-    const CONFIG: BucketConfig = BucketConfig {
+    fn request(identifier: &str, limit: i64, duration: i64, cost: i64) -> LimitRequest {
+        LimitRequest {
+            namespace: "ns".into(),
+            identifier: identifier.into(),
+            limit,
+            duration,
+            cost,
+            local: false,
+        }
+    }
+
+    const CONFIG: KeyRatelimit = KeyRatelimit {
+        kind: RatelimitKind::Fast,
         limit: 3,
         refill_rate: 2,
-        refill_interval_ms: 1000,
+        refill_interval: 1000,
     };
 
     #[test]
@@ -384,20 +434,28 @@ mod tests {
     #[test]
     fn windows_align_to_the_epoch_and_denials_do_not_count() {
         let windows = FixedWindows::new(1000);
-        let first = windows.limit("ns", "user", 10, 60_000, 8, 61_000);
+        let first = windows.limit("ns", &request("user", 10, 60_000, 8), 61_000);
         assert_eq!(
             (first.allowed, first.remaining, first.reset),
             (true, 2, 120_000)
         );
-        let denied = windows.limit("ns", "user", 10, 60_000, 5, 62_000);
+        let denied = windows.limit("ns", &request("user", 10, 60_000, 5), 62_000);
         assert_eq!((denied.allowed, denied.remaining), (false, 2));
-        assert!(windows.limit("ns", "user", 10, 60_000, 2, 63_000).allowed);
         assert!(
-            windows.limit("ns", "user", 10, 60_000, 1, 120_000).allowed,
+            windows
+                .limit("ns", &request("user", 10, 60_000, 2), 63_000)
+                .allowed
+        );
+        assert!(
+            windows
+                .limit("ns", &request("user", 10, 60_000, 1), 120_000)
+                .allowed,
             "a new window"
         );
         assert!(
-            windows.limit("ns", "other", 10, 60_000, 10, 63_000).allowed,
+            windows
+                .limit("ns", &request("other", 10, 60_000, 10), 63_000)
+                .allowed,
             "identifiers are apart"
         );
     }
@@ -406,7 +464,7 @@ mod tests {
     fn windows_are_capped_and_the_oldest_go_first() {
         let windows = FixedWindows::new(SHARDS * 10);
         for i in 0..10_000 {
-            windows.limit("ns", &format!("id-{i}"), 1, 60_000, 1, 1_000);
+            windows.limit("ns", &request(&format!("id-{i}"), 1, 60_000, 1), 1_000);
         }
         assert!(
             windows.windows.len() <= SHARDS * 10,
@@ -415,8 +473,16 @@ mod tests {
         );
         // The newest identifier is still counted; the first one was evicted
         // and starts afresh.
-        assert!(!windows.limit("ns", "id-9999", 1, 60_000, 1, 1_000).allowed);
-        assert!(windows.limit("ns", "id-0", 1, 60_000, 1, 1_000).allowed);
+        assert!(
+            !windows
+                .limit("ns", &request("id-9999", 1, 60_000, 1), 1_000)
+                .allowed
+        );
+        assert!(
+            windows
+                .limit("ns", &request("id-0", 1, 60_000, 1), 1_000)
+                .allowed
+        );
         windows.sweep(60_000);
         assert_eq!(windows.windows.len(), 0, "ended windows are dropped");
     }

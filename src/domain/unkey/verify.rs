@@ -7,12 +7,12 @@
 //! disabled → api mismatch → permissions → per-key ratelimit → remaining.
 
 use super::analytics::Outcome;
-use super::cache::{BucketConfig, CachedKey};
+use super::cache::CachedKey;
 use super::permissions::Query;
-use super::ratelimit::Decision;
+use super::ratelimit::{self, Decision};
 use super::{Error, Result, Unkey};
 use crate::domain::secrets;
-use crate::storage::{Spend, VerifiableKeyRow};
+use crate::storage::{BucketRow, KeyRatelimit, RatelimitKind, Spend, VerifiableKeyRow};
 use std::sync::Arc;
 
 /// Why a key did not verify.
@@ -89,9 +89,10 @@ impl Unkey {
             }
         }
 
-        let ratelimit = cached
-            .ratelimit
-            .map(|config| self.buckets.take(&cached.id, config, now));
+        let ratelimit = match cached.ratelimit {
+            Some(config) => Some(self.take_token(&cached.id, config, now).await?),
+            None => None,
+        };
         if ratelimit.is_some_and(|decision| !decision.allowed) {
             self.counts
                 .record(&cached.workspace_id, &cached.id, now, Outcome::RateLimited);
@@ -138,6 +139,22 @@ impl Unkey {
         })
     }
 
+    /// Takes a token of a key's bucket: in this process, or for a
+    /// `consistent` limit on a database that several nodes share, in the
+    /// database, where every node takes from the same bucket.
+    async fn take_token(&self, key_id: &str, config: KeyRatelimit, now: i64) -> Result<Decision> {
+        match self.storage.shared_limits() {
+            Some(shared) if config.kind == RatelimitKind::Consistent => {
+                let take = move |bucket: &mut BucketRow| ratelimit::take_token(bucket, config, now);
+                let (bucket, allowed) = shared
+                    .update_bucket(key_id, ratelimit::full_bucket(config, now), &take)
+                    .await?;
+                Ok(ratelimit::bucket_decision(&bucket, allowed))
+            }
+            _ => Ok(self.buckets.take(key_id, config, now)),
+        }
+    }
+
     /// The key with this secret, from the cache or else from storage.
     async fn cached_key(&self, key: &str) -> Result<Option<Arc<CachedKey>>> {
         let hash = secrets::hash(key);
@@ -153,11 +170,7 @@ impl Unkey {
 }
 
 fn cached_key_of(row: VerifiableKeyRow) -> CachedKey {
-    let ratelimit = row.ratelimit.map(|r| BucketConfig {
-        limit: r.limit,
-        refill_rate: r.refill_rate,
-        refill_interval_ms: r.refill_interval,
-    });
+    let ratelimit = row.ratelimit;
     CachedKey {
         meta: row
             .meta

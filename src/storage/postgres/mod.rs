@@ -9,6 +9,7 @@ mod admin;
 mod apis;
 mod changes;
 mod keys;
+mod limits;
 mod ratelimit_namespaces;
 mod root_keys;
 mod spends;
@@ -66,6 +67,10 @@ impl Backend for PgStorage {
     // Who may read the database is PostgreSQL's to decide.
     fn permission_warning(&self) -> Option<&str> {
         None
+    }
+
+    fn shared_limits(&self) -> Option<&dyn crate::storage::LimitStore> {
+        Some(self)
     }
 }
 

@@ -125,6 +125,11 @@ impl Backend for SqliteStorage {
     fn permission_warning(&self) -> Option<&str> {
         self.permission_warning.as_deref()
     }
+
+    /// One node per SQLite file: limits stay in memory (per process).
+    fn shared_limits(&self) -> Option<&dyn crate::storage::LimitStore> {
+        None
+    }
 }
 
 /// Creates the database file readable and writable by its owner only
