@@ -383,8 +383,10 @@ pub struct BenchmarkSeed {
     pub hot_key: String,
     /// A key with (practically endless) remaining uses: every use is a write.
     pub remaining_key: String,
-    /// A key with a per-key token bucket.
+    /// A key with a per-key token bucket, `fast`.
     pub ratelimited_key: String,
+    /// A key with a per-key token bucket, `consistent`.
+    pub consistent_key: String,
     /// How many more keys are in the keys file.
     pub keys: usize,
 }
@@ -430,7 +432,14 @@ pub async fn seed_benchmark(
         refill_interval: 1000,
     };
     let ratelimited = special(None, Some(bucket));
-    for (id, key, remaining, ratelimit) in [&hot, &remaining, &ratelimited] {
+    let consistent = special(
+        None,
+        Some(crate::storage::KeyRatelimit {
+            kind: crate::storage::RatelimitKind::Consistent,
+            ..bucket
+        }),
+    );
+    for (id, key, remaining, ratelimit) in [&hot, &remaining, &ratelimited, &consistent] {
         let (hash, start) = (secrets::hash(key), secrets::key_start(key));
         let new_key = crate::storage::NewKey {
             remaining: *remaining,
@@ -467,6 +476,7 @@ pub async fn seed_benchmark(
         hot_key: hot.1,
         remaining_key: remaining.1,
         ratelimited_key: ratelimited.1,
+        consistent_key: consistent.1,
         keys: count,
     })
 }
