@@ -27,6 +27,11 @@ macro_rules! key_columns {
 #[async_trait]
 impl KeyStore for PgStorage {
     async fn insert_key(&self, key: &NewKey<'_>) -> Result<InsertKey> {
+        if key.roles.is_empty() {
+            // One statement commits on its own: no BEGIN and COMMIT round trips.
+            insert_key_row(&self.pool, key).await?;
+            return Ok(InsertKey::Inserted);
+        }
         let mut tx = self.pool.begin().await?;
         let mut role_ids = Vec::with_capacity(key.roles.len());
         let mut missing = Vec::new();

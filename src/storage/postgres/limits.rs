@@ -1,5 +1,8 @@
 //! Shared rate limits in PostgreSQL: buckets under their row's lock, and
-//! window counts as one conditional upsert.
+//! window counts as one conditional upsert. Their transactions commit without
+//! waiting for the WAL's flush (`synchronous_commit = off`): a limiter's
+//! state is not worth an fsync per request, and a crash loses at most the
+//! last fraction of a second of it, as a restart loses in-memory limits.
 
 use super::PgStorage;
 use crate::storage::{BucketRow, LimitStore, Result, WindowCount};
@@ -14,6 +17,9 @@ impl LimitStore for PgStorage {
         take: &(dyn for<'b> Fn(&'b mut BucketRow) -> bool + Send + Sync),
     ) -> Result<(BucketRow, bool)> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO key_buckets (key_id, bucket_limit, refill_rate, refill_interval, tokens, last_refill)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key_id) DO NOTHING",
@@ -68,6 +74,10 @@ impl LimitStore for PgStorage {
         expires_at: i64,
     ) -> Result<WindowCount> {
         if cost <= limit {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
             let counted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO ratelimit_windows AS w (counter, window_number, used, expires_at)
                  VALUES ($1, $2, $3, $5)
@@ -80,8 +90,9 @@ impl LimitStore for PgStorage {
             .bind(cost)
             .bind(limit)
             .bind(expires_at)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
+            tx.commit().await?;
             if let Some((used,)) = counted {
                 return Ok(WindowCount {
                     allowed: true,
