@@ -277,6 +277,96 @@ impl From<StoredKey> for KeyRow {
     }
 }
 
+/// The SQL of a key patch, for either backend: `QueryBuilder` writes each
+/// one's placeholders.
+pub(super) fn patch_query<'a, DB>(
+    workspace_id: &'a str,
+    key_id: &'a str,
+    patch: &'a KeyPatch<'a>,
+    now_ms: i64,
+) -> sqlx::QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut update = sqlx::QueryBuilder::new("UPDATE keys SET id = id");
+    if let Some(name) = patch.name {
+        update.push(", name = ").push_bind(name);
+    }
+    if let Some(owner_id) = patch.owner_id {
+        update.push(", owner_id = ").push_bind(owner_id);
+    }
+    if let Some(meta) = &patch.meta {
+        update.push(", meta = ").push_bind(meta.clone());
+    }
+    if let Some(expires_at) = patch.expires_at {
+        update.push(", expires_at = ").push_bind(expires_at);
+    }
+    if let Some(remaining) = patch.remaining {
+        update.push(", remaining = ").push_bind(remaining);
+    }
+    if let Some(refill) = patch.refill {
+        update
+            .push(", refill_interval = ")
+            .push_bind(refill.map(|r| r.interval.as_str()))
+            .push(", refill_amount = ")
+            .push_bind(refill.map(|r| r.amount))
+            .push(", last_refill_at = ")
+            .push_bind(refill.map(|_| now_ms));
+    }
+    if let Some(ratelimit) = patch.ratelimit {
+        update
+            .push(", ratelimit_type = ")
+            .push_bind(ratelimit.map(|r| r.kind.as_str()))
+            .push(", ratelimit_limit = ")
+            .push_bind(ratelimit.map(|r| r.limit))
+            .push(", ratelimit_refill_rate = ")
+            .push_bind(ratelimit.map(|r| r.refill_rate))
+            .push(", ratelimit_refill_interval = ")
+            .push_bind(ratelimit.map(|r| r.refill_interval));
+    }
+    if let Some(enabled) = patch.enabled {
+        update.push(", enabled = ").push_bind(enabled);
+    }
+    update
+        .push(" WHERE id = ")
+        .push_bind(key_id)
+        .push(" AND workspace_id = ")
+        .push_bind(workspace_id)
+        .push(" AND deleted_at IS NULL");
+    update
+}
+
+/// The SQL of a page of an api's keys, for either backend; `select` is the
+/// backend's `SELECT <key columns> FROM keys k`.
+pub(super) fn page_query<'a, DB>(
+    select: &'static str,
+    api_id: &'a str,
+    page: &'a KeyPage<'a>,
+) -> sqlx::QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut query = sqlx::QueryBuilder::new(select);
+    query.push(" WHERE k.deleted_at IS NULL AND k.api_id = ");
+    query.push_bind(api_id);
+    if let Some(after) = page.after {
+        query.push(" AND k.id > ").push_bind(after);
+    }
+    if let Some(owner_id) = page.owner_id {
+        query.push(" AND k.owner_id = ").push_bind(owner_id);
+    }
+    query.push(" ORDER BY k.id LIMIT ").push_bind(page.limit);
+    query.push(" OFFSET ").push_bind(page.offset);
+    query
+}
+
 #[async_trait]
 pub trait KeyStore {
     /// Inserts a key, with its roles in the same transaction.

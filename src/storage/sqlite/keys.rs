@@ -135,51 +135,8 @@ impl KeyStore for SqliteStorage {
         patch: &KeyPatch<'_>,
         now_ms: i64,
     ) -> Result<bool> {
-        let mut update: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE keys SET id = id");
-        if let Some(name) = patch.name {
-            update.push(", name = ").push_bind(name);
-        }
-        if let Some(owner_id) = patch.owner_id {
-            update.push(", owner_id = ").push_bind(owner_id);
-        }
-        if let Some(meta) = &patch.meta {
-            update.push(", meta = ").push_bind(meta.clone());
-        }
-        if let Some(expires_at) = patch.expires_at {
-            update.push(", expires_at = ").push_bind(expires_at);
-        }
-        if let Some(remaining) = patch.remaining {
-            update.push(", remaining = ").push_bind(remaining);
-        }
-        if let Some(refill) = patch.refill {
-            update
-                .push(", refill_interval = ")
-                .push_bind(refill.map(|r| r.interval.as_str()))
-                .push(", refill_amount = ")
-                .push_bind(refill.map(|r| r.amount))
-                .push(", last_refill_at = ")
-                .push_bind(refill.map(|_| now_ms));
-        }
-        if let Some(ratelimit) = patch.ratelimit {
-            update
-                .push(", ratelimit_type = ")
-                .push_bind(ratelimit.map(|r| r.kind.as_str()))
-                .push(", ratelimit_limit = ")
-                .push_bind(ratelimit.map(|r| r.limit))
-                .push(", ratelimit_refill_rate = ")
-                .push_bind(ratelimit.map(|r| r.refill_rate))
-                .push(", ratelimit_refill_interval = ")
-                .push_bind(ratelimit.map(|r| r.refill_interval));
-        }
-        if let Some(enabled) = patch.enabled {
-            update.push(", enabled = ").push_bind(enabled);
-        }
-        update
-            .push(" WHERE id = ")
-            .push_bind(key_id)
-            .push(" AND workspace_id = ")
-            .push_bind(workspace_id)
-            .push(" AND deleted_at IS NULL");
+        let mut update: QueryBuilder<Sqlite> =
+            crate::storage::keys::patch_query(workspace_id, key_id, patch, now_ms);
         let result = update.build().execute(&self.writer).await?;
         Ok(result.rows_affected() == 1)
     }
@@ -274,20 +231,11 @@ impl KeyStore for SqliteStorage {
 
     /// A page of an api's live keys, ordered by id.
     async fn list_keys(&self, api_id: &str, page: &KeyPage<'_>) -> Result<Vec<KeyRow>> {
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
-            "SELECT ",
-            key_columns!(),
-            " FROM keys k WHERE k.deleted_at IS NULL AND k.api_id = "
-        ));
-        query.push_bind(api_id);
-        if let Some(after) = page.after {
-            query.push(" AND k.id > ").push_bind(after);
-        }
-        if let Some(owner_id) = page.owner_id {
-            query.push(" AND k.owner_id = ").push_bind(owner_id);
-        }
-        query.push(" ORDER BY k.id LIMIT ").push_bind(page.limit);
-        query.push(" OFFSET ").push_bind(page.offset);
+        let mut query: QueryBuilder<Sqlite> = crate::storage::keys::page_query(
+            concat!("SELECT ", key_columns!(), " FROM keys k"),
+            api_id,
+            page,
+        );
         let rows: Vec<StoredKey> = query.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(KeyRow::from).collect())
     }
