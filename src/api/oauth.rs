@@ -96,6 +96,14 @@ impl From<TokenError> for OAuthError {
                     crate::api::BUSY_MESSAGE,
                 )
             },
+            TokenError::Signing(cause) => OAuthError {
+                internal: Some(format!("signing the token failed: {cause}")),
+                ..OAuthError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "internal server error",
+                )
+            },
             TokenError::Storage(e) => OAuthError {
                 internal: Some(e.to_string()),
                 ..OAuthError::new(
@@ -230,3 +238,22 @@ pub fn register(api: &mut ApiDescription<ServerState>) -> Result<(), ApiDescript
 
 crate::api::error_plumbing!(OAuthError, "OAuthError", ErrorBody<'static>, |error| error
     .body());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signing_failure_is_a_server_error_with_its_cause_logged() {
+        let error = OAuthError::from(TokenError::Signing("no key".into()));
+        assert_eq!(error.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(error.code, "server_error");
+        assert_eq!(error.description, "internal server error");
+        // Display is what the request log gets.
+        assert!(
+            error
+                .to_string()
+                .contains("signing the token failed: no key")
+        );
+    }
+}

@@ -116,6 +116,9 @@ pub enum TokenError {
     InvalidClient(String),
     #[error("{0}")]
     UnsupportedGrantType(String),
+    /// keyward could not sign the token: a server fault, never the client's.
+    #[error("signing the token failed: {0}")]
+    Signing(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -170,7 +173,7 @@ impl Sinch {
             &claims,
             &self.signing_key.encoding,
         )
-        .map_err(|e| TokenError::InvalidRequest(format!("signing the token failed: {e}")))?;
+        .map_err(|e| TokenError::Signing(e.to_string()))?;
         Ok(IssuedToken {
             access_token,
             expires_in: self.settings.token_lifetime_secs,

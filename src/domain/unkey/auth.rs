@@ -65,7 +65,7 @@ impl Unkey {
             .get_or_load(&hash, load)
             .await?
             .ok_or_else(|| Error::Unauthorized("the root key is not valid".into()))?;
-        if self.workspace_disabled(&root.workspace_id) {
+        if self.workspace_disabled(&root.workspace_id)? {
             return Err(Error::Forbidden("workspace is disabled".into()));
         }
         // Last use, to the minute: one record per key and minute, written

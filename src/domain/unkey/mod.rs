@@ -171,17 +171,30 @@ impl Unkey {
             .await?
             .into_iter()
             .collect();
-        if let Ok(mut set) = self.disabled_workspaces.write() {
-            *set = disabled;
+        // A fresh read makes a poisoned set whole again.
+        match self.disabled_workspaces.write() {
+            Ok(mut set) => *set = disabled,
+            Err(poisoned) => {
+                *poisoned.into_inner() = disabled;
+                self.disabled_workspaces.clear_poison();
+            }
         }
         Ok(())
     }
 
-    fn workspace_disabled(&self, workspace_id: &str) -> bool {
-        self.disabled_workspaces
-            .read()
-            .map(|set| set.contains(workspace_id))
-            .unwrap_or(false)
+    /// Whether the workspace is disabled. This check guards access, so it
+    /// fails closed: when the set cannot be read (a panic poisoned its lock),
+    /// the request fails with a server error, logged with this cause, until
+    /// the set is read again.
+    fn workspace_disabled(&self, workspace_id: &str) -> Result<bool> {
+        match self.disabled_workspaces.read() {
+            Ok(set) => Ok(set.contains(workspace_id)),
+            Err(_) => Err(Error::Storage(crate::storage::StorageError::Unavailable(
+                "the set of disabled workspaces is unreadable (a panic poisoned its lock); \
+                 refusing until it is read again"
+                    .into(),
+            ))),
+        }
     }
 
     fn now(&self) -> i64 {
@@ -208,6 +221,36 @@ pub fn refill_boundaries(now_ms: i64) -> RefillBoundaries {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_poisoned_disabled_set_fails_closed_until_it_is_read_again() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("k.db").display());
+        let storage = Storage::open(&url).await.expect("storage");
+        let clock = Arc::new(crate::domain::clock::ManualClock::new(0));
+        let unkey = Unkey::new(storage.clone(), clock, 100)
+            .await
+            .expect("unkey");
+        assert!(matches!(unkey.workspace_disabled("ws_1"), Ok(false)));
+        // A panic while the set is being written poisons its lock.
+        let poisoned = std::thread::scope(|s| {
+            s.spawn(|| {
+                let _writing = unkey.disabled_workspaces.write();
+                panic!("a panic while writing the set");
+            })
+            .join()
+        });
+        assert!(poisoned.is_err());
+        assert!(
+            matches!(unkey.workspace_disabled("ws_1"), Err(Error::Storage(_))),
+            "an unreadable set refuses, never allows"
+        );
+        unkey.refresh_disabled_workspaces().await.expect("refresh");
+        assert!(matches!(unkey.workspace_disabled("ws_1"), Ok(false)));
+        storage.close().await;
+    }
+
     #[test]
     fn refill_boundaries_are_utc_midnights() {
         // 2026-03-15T13:45:00Z

@@ -68,7 +68,7 @@ impl Unkey {
             // An expired key is simply gone.
             return Ok(Verification::denied(None, Denial::NotFound));
         }
-        if self.workspace_disabled(&cached.workspace_id) {
+        if self.workspace_disabled(&cached.workspace_id)? {
             return Err(Error::Forbidden("workspace is disabled".into()));
         }
         if !cached.enabled {
