@@ -25,7 +25,8 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
 
     /// The cached value, looked up by anything that compares equal to a
     /// key (a `&str` for a `String` key, with no allocation).
-    pub fn get<Q>(&self, key: &Q) -> Option<Arc<V>>
+    #[cfg(test)]
+    fn get<Q>(&self, key: &Q) -> Option<Arc<V>>
     where
         Q: Hash + quick_cache::Equivalent<K> + ?Sized,
     {

@@ -34,13 +34,6 @@ impl Error {
         }
     }
 
-    pub fn not_implemented() -> Error {
-        Error::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "this operation is not implemented yet",
-        )
-    }
-
     /// A 400 whose cause is the project's state, not the request's syntax.
     pub fn failed_precondition(message: impl Into<String>) -> Error {
         Error {
@@ -53,10 +46,6 @@ impl Error {
     pub fn with_challenge(mut self, challenge: impl Into<String>) -> Error {
         self.challenge = Some(challenge.into());
         self
-    }
-
-    pub fn canonical_status(&self) -> &'static str {
-        self.canonical
     }
 
     fn body(&self) -> ErrorBody {

@@ -31,13 +31,6 @@ impl Error {
         }
     }
 
-    pub fn not_implemented() -> Error {
-        Error::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "this operation is not implemented yet",
-        )
-    }
-
     pub fn code(&self) -> &'static str {
         code_for(self.status)
     }

@@ -29,10 +29,6 @@ async fn root_key(rqctx: &RequestContext<ServerState>) -> Result<Arc<RootKey>, d
         .await
 }
 
-fn int(n: NonZeroU64) -> i64 {
-    i64::try_from(n.get()).unwrap_or(i64::MAX)
-}
-
 impl UnkeyApi for UnkeyService {
     type Context = ServerState;
 
@@ -293,9 +289,9 @@ impl UnkeyApi for UnkeyService {
             let request = LimitRequest {
                 namespace: body.namespace,
                 identifier: body.identifier,
-                limit: int(body.limit),
+                limit: views::int(body.limit),
                 duration: body.duration,
-                cost: int(body.cost),
+                cost: views::int(body.cost),
                 local: body.async_,
             };
             let decision = rqctx.context().unkey.ratelimit(&root, &request).await?;

@@ -21,6 +21,11 @@ from_wire_enum!(KeysUpdateKeyBodyRatelimitType => RatelimitKind { Fast, Consiste
 from_wire_enum!(KeysCreateKeyBodyRefillInterval => RefillInterval { Daily, Monthly });
 from_wire_enum!(KeysUpdateKeyBodyRefillInterval => RefillInterval { Daily, Monthly });
 
+/// A spec's positive integer as the domain's `i64`, saturating.
+pub fn int(n: NonZeroU64) -> i64 {
+    i64::try_from(n.get()).unwrap_or(i64::MAX)
+}
+
 /// The four ratelimit fields, whichever wire type carries them.
 pub fn ratelimit(
     kind: impl Into<RatelimitKind>,
@@ -28,7 +33,6 @@ pub fn ratelimit(
     refill_rate: NonZeroU64,
     refill_interval: NonZeroU64,
 ) -> KeyRatelimit {
-    let int = |n: NonZeroU64| i64::try_from(n.get()).unwrap_or(i64::MAX);
     KeyRatelimit {
         kind: kind.into(),
         limit: int(limit),
@@ -40,7 +44,7 @@ pub fn ratelimit(
 pub fn refill(interval: impl Into<RefillInterval>, amount: NonZeroU64) -> Refill {
     Refill {
         interval: interval.into(),
-        amount: i64::try_from(amount.get()).unwrap_or(i64::MAX),
+        amount: int(amount),
     }
 }
 

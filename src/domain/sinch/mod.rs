@@ -75,7 +75,7 @@ impl Sinch {
                 let mut candidate = [0u8; 32];
                 rand::rng().fill_bytes(&mut candidate);
                 storage
-                    .token_signing_key(&candidate, clock.now_ms())
+                    .load_or_create_token_signing_key(&candidate, clock.now_ms())
                     .await?
             }
         };

@@ -1,6 +1,6 @@
 //! Apis: create, read, delete (with their keys).
 
-use super::cache::hash_key;
+use super::key_cache::hash_key;
 use super::permissions::Query;
 use super::{Error, Result, RootKey, Unkey};
 use crate::domain::ids::new_id;

@@ -1,6 +1,6 @@
 //! Keys: create, read, update, delete, remaining uses and listing.
 
-use super::cache::hash_key;
+use super::key_cache::hash_key;
 use super::permissions::Query;
 use super::{Error, Result, RootKey, Unkey};
 use crate::domain::{ids::new_id, secrets};
@@ -93,7 +93,8 @@ fn meta_json(meta: &serde_json::Map<String, serde_json::Value>) -> String {
 impl Unkey {
     pub async fn create_key(&self, root: &RootKey, request: CreateKey) -> Result<CreatedKey> {
         root.require(&api_permission("create_key", &request.api_id))?;
-        self.create_key_unchecked(root, request).await
+        self.create_key_without_permission_check(root, request)
+            .await
     }
 
     /// The legacy `POST /v1/keys`: any root key of the workspace may create.
@@ -102,10 +103,15 @@ impl Unkey {
         root: &RootKey,
         request: CreateKey,
     ) -> Result<CreatedKey> {
-        self.create_key_unchecked(root, request).await
+        self.create_key_without_permission_check(root, request)
+            .await
     }
 
-    async fn create_key_unchecked(&self, root: &RootKey, request: CreateKey) -> Result<CreatedKey> {
+    async fn create_key_without_permission_check(
+        &self,
+        root: &RootKey,
+        request: CreateKey,
+    ) -> Result<CreatedKey> {
         if !(MIN_BYTE_LENGTH..=MAX_BYTE_LENGTH).contains(&request.byte_length) {
             return Err(Error::BadRequest(format!(
                 "byteLength: must be between {MIN_BYTE_LENGTH} and {MAX_BYTE_LENGTH}, got {}",

@@ -8,8 +8,8 @@
 pub mod analytics;
 pub mod apis;
 pub mod auth;
-pub mod cache;
 pub mod error;
+pub mod key_cache;
 pub mod keys;
 pub mod permissions;
 pub mod ratelimit;
@@ -46,7 +46,7 @@ pub const DEFAULT_MAX_RATELIMIT_ENTRIES: usize = 500_000;
 pub struct Unkey {
     storage: Storage,
     clock: Arc<dyn Clock>,
-    cache: cache::KeyCache,
+    cache: key_cache::KeyCache,
     buckets: ratelimit::TokenBuckets,
     windows: ratelimit::FixedWindows,
     counts: analytics::VerificationCounts,
@@ -81,7 +81,7 @@ impl Unkey {
         let unkey = Unkey {
             storage,
             clock,
-            cache: cache::KeyCache::new(KEY_CACHE_CAPACITY),
+            cache: key_cache::KeyCache::new(KEY_CACHE_CAPACITY),
             buckets: ratelimit::TokenBuckets::new(max_ratelimit_entries),
             windows: ratelimit::FixedWindows::new(max_ratelimit_entries),
             counts: analytics::VerificationCounts::default(),

@@ -49,7 +49,7 @@ impl Query {
         }
     }
 
-    /// Whether holding the permissions `granted` answers says yes to satisfies the query.
+    /// Whether the permissions for which `granted` answers yes satisfy the query.
     pub fn allows(&self, granted: &impl Fn(&str) -> bool) -> bool {
         match self {
             Query::Permission(p) => granted(p),

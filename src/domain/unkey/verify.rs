@@ -2,12 +2,12 @@
 //! (or, on a miss, one indexed lookup); a usage-limited key adds one short
 //! write; nothing here grows with the number of keys.
 //!
-//! Checks run in this order (notes/unkey-v1.md A.18), the first failing one
+//! Checks run in this order (keyward's contract for verifyKey), the first failing one
 //! deciding: not found, deleted or expired → workspace disabled (an error) →
 //! disabled → api mismatch → permissions → per-key ratelimit → remaining.
 
 use super::analytics::Outcome;
-use super::cache::CachedKey;
+use super::key_cache::CachedKey;
 use super::permissions::Query;
 use super::ratelimit::{self, Decision};
 use super::{Error, Result, Unkey};

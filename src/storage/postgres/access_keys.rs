@@ -126,7 +126,11 @@ impl AccessKeyStore for PgStorage {
         Ok(deleted.rows_affected() == 1)
     }
 
-    async fn token_signing_key(&self, candidate: &[u8], now_ms: i64) -> Result<Vec<u8>> {
+    async fn load_or_create_token_signing_key(
+        &self,
+        candidate: &[u8],
+        now_ms: i64,
+    ) -> Result<Vec<u8>> {
         sqlx::query(
             "INSERT INTO token_signing_key (id, secret, created_at) VALUES (1, $1, $2)
              ON CONFLICT (id) DO NOTHING",

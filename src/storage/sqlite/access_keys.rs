@@ -109,7 +109,11 @@ impl AccessKeyStore for SqliteStorage {
 
     /// The token signing key: `candidate` is stored if there is none yet,
     /// and whichever key is stored is returned.
-    async fn token_signing_key(&self, candidate: &[u8], now_ms: i64) -> Result<Vec<u8>> {
+    async fn load_or_create_token_signing_key(
+        &self,
+        candidate: &[u8],
+        now_ms: i64,
+    ) -> Result<Vec<u8>> {
         sqlx::query(
             "INSERT OR IGNORE INTO token_signing_key (id, secret, created_at) VALUES (1, ?, ?)",
         )
