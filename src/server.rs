@@ -1,5 +1,6 @@
 //! Builds and runs the one dropshot server that serves both APIs.
 
+use crate::api::context::{ServedSpecs, ServerState};
 use crate::api::sinch_access_keys::SinchAccessKeysService;
 use crate::api::unkey::UnkeyService;
 use crate::domain::admin::{self, Bootstrap};
@@ -23,7 +24,7 @@ use std::time::Duration;
 /// Request bodies above this size are refused with a 400 in the API's shape.
 pub const REQUEST_BODY_MAX_BYTES: usize = 64 * 1024;
 
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub use crate::api::context::DEFAULT_REQUEST_TIMEOUT;
 
 /// File descriptors kept back from connections when their cap is derived
 /// from the open-file limit: the database's connections (each holds the
@@ -58,26 +59,6 @@ impl Default for Limits {
             max_ratelimit_entries: crate::domain::unkey::DEFAULT_MAX_RATELIMIT_ENTRIES,
         }
     }
-}
-
-/// What every handler can reach through `rqctx.context()`.
-#[derive(Debug)]
-pub struct ServerState {
-    /// For shutdown and the tests' set-ups; handlers go through `unkey` and
-    /// `sinch`, never to storage directly.
-    pub storage: Storage,
-    pub unkey: Arc<Unkey>,
-    pub sinch: Arc<Sinch>,
-    /// How long a request body may take to arrive (see [`Limits`]).
-    pub request_timeout: Duration,
-    specs: ServedSpecs,
-}
-
-/// The OpenAPI documents of the implemented traits, served as JSON.
-#[derive(Debug)]
-struct ServedSpecs {
-    unkey: serde_json::Value,
-    sinch: serde_json::Value,
 }
 
 #[derive(Debug, Clone)]

@@ -42,6 +42,7 @@ macro_rules! error_plumbing {
 }
 pub(crate) use error_plumbing;
 
+pub mod context;
 pub mod oauth;
 pub mod sinch_access_keys;
 pub mod unkey;
@@ -250,8 +251,8 @@ pub fn shorten_echoes(message: String) -> String {
 fn body_timeout<C: ServerContext>(rqctx: &RequestContext<C>) -> std::time::Duration {
     let context: &dyn std::any::Any = rqctx.context();
     context
-        .downcast_ref::<crate::server::ServerState>()
-        .map_or(crate::server::DEFAULT_REQUEST_TIMEOUT, |state| {
+        .downcast_ref::<context::ServerState>()
+        .map_or(context::DEFAULT_REQUEST_TIMEOUT, |state| {
             state.request_timeout
         })
 }

@@ -4,10 +4,10 @@
 //! `grant_type=client_credentials`, form-encoded, with the client
 //! authenticated by HTTP Basic or by `client_id`/`client_secret`.
 
+use crate::api::context::ServerState;
 use crate::api::{ApiError, Reply, RequestId, answer};
 use crate::domain::credentials::basic_credentials;
 use crate::domain::sinch::tokens::{TokenError, TokenRequest};
-use crate::server::ServerState;
 use dropshot::{
     ApiDescription, ApiDescriptionRegisterError, ApiEndpoint, ApiEndpointVersions, HttpError,
     RequestContext,

@@ -6,10 +6,10 @@ mod error;
 
 pub use error::Error;
 
+use crate::api::context::ServerState;
 use crate::api::{Body, PathParams, QueryParams, Reply, answer};
 use crate::domain::sinch::{self as domain, Caller};
 use crate::generated::sinch_access_keys::{SinchAccessKeysApi, types};
-use crate::server::ServerState;
 use crate::storage::AccessKeyRow;
 use chrono::{DateTime, Utc};
 use dropshot::RequestContext;

@@ -6,13 +6,13 @@ mod views;
 
 pub use error::{Error, REQUEST_ID_HEADER};
 
+use crate::api::context::ServerState;
 use crate::api::{Body, PathParams, QueryParams, Reply, answer};
 use crate::domain::health;
 use crate::domain::unkey::keys::{RemainingOp, UpdateKey};
 use crate::domain::unkey::ratelimit::LimitRequest;
 use crate::domain::unkey::{self as domain, RootKey};
 use crate::generated::unkey::{UnkeyApi, types};
-use crate::server::ServerState;
 use dropshot::RequestContext;
 use std::num::NonZeroU64;
 use std::sync::Arc;
