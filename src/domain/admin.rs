@@ -4,7 +4,7 @@
 
 use crate::domain::{ids::new_id, secrets};
 use crate::storage::{
-    AccessKeyRow, AccessKeyWrite, NewAccessKey, NewRootKey, ProjectRow, Removal, RoleRow,
+    AccessKeyRow, InsertAccessKey, NewAccessKey, NewRootKey, ProjectRow, Removal, RoleRow,
     RootKeyListRow, Storage, StorageError, WorkspaceRow,
 };
 use anyhow::{Context, bail};
@@ -250,16 +250,16 @@ pub async fn create_access_key(
         created_at: now_ms,
     };
     match storage.insert_access_key(&key, limit).await? {
-        AccessKeyWrite::Done => Ok(IssuedAccessKey {
+        InsertAccessKey::Inserted => Ok(IssuedAccessKey {
             project_id: project_id.to_string(),
             access_key_id,
             secret,
         }),
-        AccessKeyWrite::NameTaken => Err(Conflict(format!(
+        InsertAccessKey::NameTaken => Err(Conflict(format!(
             "an access key named {display_name:?} already exists in project {project_id}"
         ))
         .into()),
-        AccessKeyWrite::LimitReached | AccessKeyWrite::NotFound => Err(Conflict(format!(
+        InsertAccessKey::LimitReached => Err(Conflict(format!(
             "project {project_id} has {limit} access keys, its limit; revoke one first"
         ))
         .into()),
@@ -338,7 +338,7 @@ pub async fn create_project(
         .insert_access_key(&key, i64::MAX)
         .await
         .context("storing the access key (is this id already in use?)")?;
-    if written != AccessKeyWrite::Done {
+    if written != InsertAccessKey::Inserted {
         bail!("could not store the access key: {written:?}");
     }
     Ok(IssuedAccessKey {

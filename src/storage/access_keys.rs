@@ -22,15 +22,32 @@ pub struct NewAccessKey<'a> {
     pub created_at: i64,
 }
 
+/// The outcome of inserting an access key.
 #[derive(Debug, PartialEq, Eq)]
-pub enum AccessKeyWrite {
-    Done,
+pub enum InsertAccessKey {
+    Inserted,
     /// Another key of the project has this display name.
     NameTaken,
     /// The project has as many keys as it may.
     LimitReached,
+}
+
+/// The outcome of renaming an access key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RenameAccessKey {
+    Renamed,
+    /// Another key of the project has this display name.
+    NameTaken,
     /// No such key in the project.
     NotFound,
+}
+
+/// `taken` when a write failed on the unique display name, else the error.
+pub(super) fn name_taken_or<T>(error: sqlx::Error, taken: T) -> Result<T> {
+    match super::StorageError::from(error) {
+        e if e.is_unique_violation() => Ok(taken),
+        e => Err(e),
+    }
 }
 
 #[async_trait]
@@ -39,8 +56,11 @@ pub trait AccessKeyStore {
 
     /// Inserts a key unless the project already has `limit` keys, even
     /// against concurrent creates.
-    async fn insert_access_key(&self, key: &NewAccessKey<'_>, limit: i64)
-    -> Result<AccessKeyWrite>;
+    async fn insert_access_key(
+        &self,
+        key: &NewAccessKey<'_>,
+        limit: i64,
+    ) -> Result<InsertAccessKey>;
 
     /// A page of a project's keys in creation order, after `after`.
     async fn list_access_keys(
@@ -56,7 +76,7 @@ pub trait AccessKeyStore {
         id: &str,
         display_name: &str,
         now_ms: i64,
-    ) -> Result<AccessKeyWrite>;
+    ) -> Result<RenameAccessKey>;
 
     /// Returns false when the project has no such key.
     async fn delete_access_key(&self, project_id: &str, id: &str) -> Result<bool>;

@@ -21,7 +21,9 @@ mod spends;
 mod sqlite;
 mod verifications;
 
-pub use access_keys::{AccessKeyRow, AccessKeyStore, AccessKeyWrite, NewAccessKey};
+pub use access_keys::{
+    AccessKeyRow, AccessKeyStore, InsertAccessKey, NewAccessKey, RenameAccessKey,
+};
 pub use admin::{
     AdminStore, NewRootKey, ProjectRow, Removal, RoleRow, RootKeyListRow, WorkspaceRow,
 };

@@ -3,7 +3,7 @@
 
 use super::{Caller, Error, Result, Sinch};
 use crate::domain::secrets;
-use crate::storage::{AccessKeyRow, AccessKeyWrite, NewAccessKey};
+use crate::storage::{AccessKeyRow, InsertAccessKey, NewAccessKey, RenameAccessKey};
 use base64::Engine;
 
 pub const MAX_DISPLAY_NAME_CHARS: usize = 256;
@@ -124,11 +124,11 @@ impl Sinch {
         };
         let limit = self.settings.max_access_keys_per_project;
         match self.storage.insert_access_key(&key, limit).await? {
-            AccessKeyWrite::Done => Ok((row, secret)),
-            AccessKeyWrite::NameTaken => Err(name_taken(display_name)),
-            AccessKeyWrite::LimitReached | AccessKeyWrite::NotFound => Err(
-                Error::FailedPrecondition(format!("Limit of {limit} Access Keys reached")),
-            ),
+            InsertAccessKey::Inserted => Ok((row, secret)),
+            InsertAccessKey::NameTaken => Err(name_taken(display_name)),
+            InsertAccessKey::LimitReached => Err(Error::FailedPrecondition(format!(
+                "Limit of {limit} Access Keys reached"
+            ))),
         }
     }
 
@@ -157,11 +157,9 @@ impl Sinch {
             .await?;
         self.keys.invalidate([access_key_id.to_string()]);
         match renamed {
-            AccessKeyWrite::Done => self.find(project_id, access_key_id).await,
-            AccessKeyWrite::NameTaken => Err(name_taken(display_name)),
-            AccessKeyWrite::NotFound | AccessKeyWrite::LimitReached => {
-                Err(not_found(access_key_id))
-            }
+            RenameAccessKey::Renamed => self.find(project_id, access_key_id).await,
+            RenameAccessKey::NameTaken => Err(name_taken(display_name)),
+            RenameAccessKey::NotFound => Err(not_found(access_key_id)),
         }
     }
 

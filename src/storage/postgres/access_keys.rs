@@ -1,8 +1,9 @@
 //! Sinch access keys and the token signing key in PostgreSQL.
 
 use super::PgStorage;
+use crate::storage::access_keys::name_taken_or;
 use crate::storage::{
-    AccessKeyRow, AccessKeyStore, AccessKeyWrite, NewAccessKey, Result, StorageError,
+    AccessKeyRow, AccessKeyStore, InsertAccessKey, NewAccessKey, RenameAccessKey, Result,
 };
 use async_trait::async_trait;
 
@@ -18,13 +19,6 @@ pub(super) async fn lock_project(
         .fetch_optional(&mut **tx)
         .await?;
     Ok(found.is_some())
-}
-
-fn name_taken_or(error: sqlx::Error) -> Result<AccessKeyWrite> {
-    match StorageError::from(error) {
-        e if e.is_unique_violation() => Ok(AccessKeyWrite::NameTaken),
-        e => Err(e),
-    }
 }
 
 #[async_trait]
@@ -45,7 +39,7 @@ impl AccessKeyStore for PgStorage {
         &self,
         key: &NewAccessKey<'_>,
         limit: i64,
-    ) -> Result<AccessKeyWrite> {
+    ) -> Result<InsertAccessKey> {
         let mut tx = self.pool.begin().await?;
         lock_project(&mut tx, key.project_id).await?;
         let (keys,): (i64,) =
@@ -54,7 +48,7 @@ impl AccessKeyStore for PgStorage {
                 .fetch_one(&mut *tx)
                 .await?;
         if keys >= limit {
-            return Ok(AccessKeyWrite::LimitReached);
+            return Ok(InsertAccessKey::LimitReached);
         }
         let inserted = sqlx::query(
             "INSERT INTO access_keys (id, project_id, display_name, secret_hash, created_at, updated_at)
@@ -68,10 +62,10 @@ impl AccessKeyStore for PgStorage {
         .execute(&mut *tx)
         .await;
         if let Err(e) = inserted {
-            return name_taken_or(e);
+            return name_taken_or(e, InsertAccessKey::NameTaken);
         }
         tx.commit().await?;
-        Ok(AccessKeyWrite::Done)
+        Ok(InsertAccessKey::Inserted)
     }
 
     async fn list_access_keys(
@@ -100,7 +94,7 @@ impl AccessKeyStore for PgStorage {
         id: &str,
         display_name: &str,
         now_ms: i64,
-    ) -> Result<AccessKeyWrite> {
+    ) -> Result<RenameAccessKey> {
         let renamed = sqlx::query(
             "UPDATE access_keys SET display_name = $1, updated_at = $2 WHERE id = $3 AND project_id = $4",
         )
@@ -111,9 +105,9 @@ impl AccessKeyStore for PgStorage {
         .execute(&self.pool)
         .await;
         match renamed {
-            Ok(done) if done.rows_affected() == 1 => Ok(AccessKeyWrite::Done),
-            Ok(_) => Ok(AccessKeyWrite::NotFound),
-            Err(e) => name_taken_or(e),
+            Ok(done) if done.rows_affected() == 1 => Ok(RenameAccessKey::Renamed),
+            Ok(_) => Ok(RenameAccessKey::NotFound),
+            Err(e) => name_taken_or(e, RenameAccessKey::NameTaken),
         }
     }
 

@@ -1,19 +1,11 @@
 //! Sinch access keys, per project, and the token signing key.
 
 use super::SqliteStorage;
+use crate::storage::access_keys::name_taken_or;
 use crate::storage::{
-    AccessKeyRow, AccessKeyStore, AccessKeyWrite, NewAccessKey, Result, StorageError,
+    AccessKeyRow, AccessKeyStore, InsertAccessKey, NewAccessKey, RenameAccessKey, Result,
 };
 use async_trait::async_trait;
-
-fn name_taken_or(error: sqlx::Error) -> Result<AccessKeyWrite> {
-    let error = StorageError::from(error);
-    if error.is_unique_violation() {
-        Ok(AccessKeyWrite::NameTaken)
-    } else {
-        Err(error)
-    }
-}
 
 #[async_trait]
 impl AccessKeyStore for SqliteStorage {
@@ -32,7 +24,7 @@ impl AccessKeyStore for SqliteStorage {
         &self,
         key: &NewAccessKey<'_>,
         limit: i64,
-    ) -> Result<AccessKeyWrite> {
+    ) -> Result<InsertAccessKey> {
         let inserted = sqlx::query(
             "INSERT INTO access_keys (id, project_id, display_name, secret_hash, created_at, updated_at)
              SELECT ?1, ?2, ?3, ?4, ?5, ?5
@@ -47,9 +39,9 @@ impl AccessKeyStore for SqliteStorage {
         .execute(&self.writer)
         .await;
         match inserted {
-            Ok(done) if done.rows_affected() == 1 => Ok(AccessKeyWrite::Done),
-            Ok(_) => Ok(AccessKeyWrite::LimitReached),
-            Err(e) => name_taken_or(e),
+            Ok(done) if done.rows_affected() == 1 => Ok(InsertAccessKey::Inserted),
+            Ok(_) => Ok(InsertAccessKey::LimitReached),
+            Err(e) => name_taken_or(e, InsertAccessKey::NameTaken),
         }
     }
 
@@ -80,7 +72,7 @@ impl AccessKeyStore for SqliteStorage {
         id: &str,
         display_name: &str,
         now_ms: i64,
-    ) -> Result<AccessKeyWrite> {
+    ) -> Result<RenameAccessKey> {
         let renamed = sqlx::query(
             "UPDATE access_keys SET display_name = ?, updated_at = ? WHERE id = ? AND project_id = ?",
         )
@@ -91,9 +83,9 @@ impl AccessKeyStore for SqliteStorage {
         .execute(&self.writer)
         .await;
         match renamed {
-            Ok(done) if done.rows_affected() == 1 => Ok(AccessKeyWrite::Done),
-            Ok(_) => Ok(AccessKeyWrite::NotFound),
-            Err(e) => name_taken_or(e),
+            Ok(done) if done.rows_affected() == 1 => Ok(RenameAccessKey::Renamed),
+            Ok(_) => Ok(RenameAccessKey::NotFound),
+            Err(e) => name_taken_or(e, RenameAccessKey::NameTaken),
         }
     }
 
