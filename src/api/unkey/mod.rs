@@ -9,7 +9,7 @@ pub use error::{Error, REQUEST_ID_HEADER};
 use crate::api::context::ServerState;
 use crate::api::{Body, PathParams, QueryParams, Reply, answer};
 use crate::domain::health;
-use crate::domain::unkey::keys::{RemainingOp, UpdateKey};
+use crate::domain::unkey::keys::RemainingOp;
 use crate::domain::unkey::ratelimit::LimitRequest;
 use crate::domain::unkey::{self as domain, RootKey};
 use crate::generated::unkey::{UnkeyApi, types};
@@ -123,26 +123,12 @@ impl UnkeyApi for UnkeyService {
         body: Body<types::KeysUpdateKeyBody>,
     ) -> Result<Reply<types::KeysUpdateKeyResponse>, Error> {
         answer(&rqctx, async {
-            let body = body.parsed()?;
+            let (key_id, update) = views::update_key(body.parsed()?);
             let root = root_key(&rqctx).await?;
-            let update = UpdateKey {
-                name: body.name,
-                owner_id: body.owner_id,
-                meta: body.meta,
-                expires: body.expires,
-                remaining: body.remaining,
-                refill: body
-                    .refill
-                    .map(|r| r.map(|r| views::refill(r.interval, r.amount))),
-                ratelimit: body.ratelimit.map(|r| {
-                    r.map(|r| views::ratelimit(r.type_, r.limit, r.refill_rate, r.refill_interval))
-                }),
-                enabled: body.enabled,
-            };
             rqctx
                 .context()
                 .unkey
-                .update_key(&root, &body.key_id, update)
+                .update_key(&root, &key_id, update)
                 .await?;
             Ok(types::KeysUpdateKeyResponse(Default::default()))
         })
@@ -312,12 +298,7 @@ impl UnkeyApi for UnkeyService {
         answer(&rqctx, async {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
-            // The legacy body is a subset of createKey's, with the same names
-            // and rules: read it as one.
-            let body = serde_json::to_value(body)
-                .and_then(serde_json::from_value)
-                .map_err(|e| domain::Error::BadRequest(e.to_string()))?;
-            let request = views::create_key(body);
+            let request = views::legacy_create_key(body);
             let created = rqctx
                 .context()
                 .unkey
@@ -356,8 +337,7 @@ impl UnkeyApi for UnkeyService {
             let path = path.parsed()?;
             let query = query.parsed()?;
             let root = root_key(&rqctx).await?;
-            let offset = u64::try_from(query.offset.unwrap_or(0))
-                .map_err(|_| domain::Error::BadRequest("offset: must be 0 or more".into()))?;
+
             let list = rqctx
                 .context()
                 .unkey
@@ -365,7 +345,7 @@ impl UnkeyApi for UnkeyService {
                     &root,
                     &path.api_id,
                     query.limit.get(),
-                    offset,
+                    query.offset.unwrap_or(0),
                     query.owner_id.as_deref().map(String::as_str),
                 )
                 .await?;

@@ -1,6 +1,8 @@
 //! Between the Unkey wire types (generated from the spec) and the domain.
 
-use crate::domain::unkey::keys::{CreateKey, KeyRatelimit, RatelimitKind, Refill, RefillInterval};
+use crate::domain::unkey::keys::{
+    CreateKey, KeyRatelimit, RatelimitKind, Refill, RefillInterval, UpdateKey,
+};
 use crate::domain::unkey::verify::{Denial, Verification};
 use crate::generated::unkey::types;
 use crate::storage::KeyRow;
@@ -18,6 +20,7 @@ macro_rules! from_wire_enum {
 }
 from_wire_enum!(KeysCreateKeyBodyRatelimitType => RatelimitKind { Fast, Consistent });
 from_wire_enum!(KeysUpdateKeyBodyRatelimitType => RatelimitKind { Fast, Consistent });
+from_wire_enum!(PostKeysBodyRatelimitType => RatelimitKind { Fast, Consistent });
 from_wire_enum!(KeysCreateKeyBodyRefillInterval => RefillInterval { Daily, Monthly });
 from_wire_enum!(KeysUpdateKeyBodyRefillInterval => RefillInterval { Daily, Monthly });
 
@@ -67,6 +70,45 @@ pub fn create_key(body: types::KeysCreateKeyBody) -> CreateKey {
         enabled: body.enabled,
         environment: body.environment.map(String::from),
     }
+}
+
+/// What the legacy `POST /v1/keys` asks for: a subset of createKey's body,
+/// with the same names and rules.
+pub fn legacy_create_key(body: types::PostKeysBody) -> CreateKey {
+    CreateKey {
+        api_id: body.api_id,
+        prefix: body.prefix.map(String::from),
+        name: body.name,
+        byte_length: body.byte_length,
+        owner_id: body.owner_id,
+        meta: Some(body.meta).filter(|m| !m.is_empty()),
+        expires: body.expires,
+        remaining: body.remaining,
+        refill: None,
+        ratelimit: body
+            .ratelimit
+            .map(|r| ratelimit(r.type_, r.limit, r.refill_rate, r.refill_interval)),
+        roles: Vec::new(),
+        enabled: true,
+        environment: None,
+    }
+}
+
+/// What updateKey asks for: absent leaves a field, `null` clears it.
+pub fn update_key(body: types::KeysUpdateKeyBody) -> (String, UpdateKey) {
+    let update = UpdateKey {
+        name: body.name,
+        owner_id: body.owner_id,
+        meta: body.meta,
+        expires: body.expires,
+        remaining: body.remaining,
+        refill: body.refill.map(|r| r.map(|r| refill(r.interval, r.amount))),
+        ratelimit: body
+            .ratelimit
+            .map(|r| r.map(|r| ratelimit(r.type_, r.limit, r.refill_rate, r.refill_interval))),
+        enabled: body.enabled,
+    };
+    (body.key_id, update)
 }
 
 fn meta_object(meta: Option<&str>) -> serde_json::Map<String, serde_json::Value> {

@@ -325,12 +325,14 @@ impl Unkey {
         root: &RootKey,
         api_id: &str,
         limit: u64,
-        offset: u64,
+        offset: i64,
         owner_id: Option<&str>,
     ) -> Result<KeyList> {
         let limit = checked_page_size(limit)?;
+        if offset < 0 {
+            return Err(Error::BadRequest("offset: must be 0 or more".into()));
+        }
         let api = self.find_api(root, api_id).await?;
-        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let page = KeyPage {
             after: None,
             owner_id,
