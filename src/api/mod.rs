@@ -43,6 +43,7 @@ macro_rules! error_plumbing {
 pub(crate) use error_plumbing;
 
 pub mod context;
+pub mod credentials;
 pub mod oauth;
 pub mod sinch_access_keys;
 pub mod unkey;
@@ -181,15 +182,6 @@ impl std::fmt::Display for RequestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// The request's `Authorization` header, if it is text.
-pub fn authorization<C: ServerContext>(rqctx: &RequestContext<C>) -> Option<&str> {
-    rqctx
-        .request
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
 }
 
 /// The status a request that dropshot rejected is answered with. Everything

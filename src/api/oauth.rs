@@ -6,7 +6,7 @@
 
 use crate::api::context::ServerState;
 use crate::api::{ApiError, Reply, RequestId, answer};
-use crate::domain::credentials::basic_credentials;
+use crate::domain::Credential;
 use crate::domain::sinch::tokens::{TokenError, TokenRequest};
 use dropshot::{
     ApiDescription, ApiDescriptionRegisterError, ApiEndpoint, ApiEndpointVersions, HttpError,
@@ -182,7 +182,10 @@ async fn token(
         }
         let form: TokenForm = serde_urlencoded::from_bytes(body.as_bytes())
             .map_err(|e| OAuthError::invalid_request(format!("the form does not parse: {e}")))?;
-        let basic = crate::api::authorization(&rqctx).and_then(basic_credentials);
+        let basic = match crate::api::credentials::credential(&rqctx) {
+            Some(Credential::Basic { id, secret }) => Some((id, secret)),
+            _ => None,
+        };
         let request = TokenRequest {
             grant_type: form.grant_type,
             basic,

@@ -21,7 +21,7 @@ async fn caller(rqctx: &RequestContext<ServerState>) -> Result<Caller, domain::E
     rqctx
         .context()
         .sinch
-        .authenticate(crate::api::authorization(rqctx))
+        .authenticate(crate::api::credentials::credential(rqctx))
         .await
 }
 

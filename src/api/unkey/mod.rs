@@ -25,7 +25,7 @@ async fn root_key(rqctx: &RequestContext<ServerState>) -> Result<Arc<RootKey>, d
     rqctx
         .context()
         .unkey
-        .authenticate(crate::api::authorization(rqctx))
+        .authenticate(crate::api::credentials::credential(rqctx).as_ref())
         .await
 }
 

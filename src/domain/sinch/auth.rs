@@ -2,7 +2,7 @@
 //! or a bearer token that keyward issued for one.
 
 use super::{Error, Result, Sinch};
-use crate::domain::credentials::{basic_credentials, bearer_token};
+use crate::domain::Credential;
 use crate::domain::secrets;
 
 /// An authenticated caller: an access key of a project.
@@ -27,14 +27,14 @@ impl Caller {
 }
 
 impl Sinch {
-    /// Authenticates an `Authorization` header, Basic or Bearer.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller> {
-        let header =
-            authorization.ok_or_else(|| Error::unauthenticated("credentials are required"))?;
-        if let Some((id, secret)) = basic_credentials(header) {
-            return self.check_secret(&id, &secret).await;
+    /// Authenticates a request's credential, Basic or Bearer.
+    pub async fn authenticate(&self, credential: Option<Credential>) -> Result<Caller> {
+        let credential =
+            credential.ok_or_else(|| Error::unauthenticated("credentials are required"))?;
+        if let Credential::Basic { id, secret } = &credential {
+            return self.check_secret(id, secret).await;
         }
-        if let Some(token) = bearer_token(header) {
+        if let Credential::Bearer(token) = &credential {
             let claims = self.verify_token(token).await?;
             // Deleting a key revokes its tokens at once: it must still exist.
             return match self.access_key(&claims.sub).await? {

@@ -2,7 +2,7 @@
 
 use super::permissions::Query;
 use super::{Error, Result, Unkey};
-use crate::domain::credentials::bearer_token;
+use crate::domain::Credential;
 use crate::domain::secrets;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -38,11 +38,13 @@ impl RootKey {
 }
 
 impl Unkey {
-    /// Authenticates the `Authorization` header of a request: `Bearer <root key>`.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Arc<RootKey>> {
-        let token = authorization.and_then(bearer_token).ok_or_else(|| {
-            Error::Unauthorized("a root key is required: Authorization: Bearer <root key>".into())
-        })?;
+    /// Authenticates a request's credential: a bearer root key.
+    pub async fn authenticate(&self, credential: Option<&Credential>) -> Result<Arc<RootKey>> {
+        let Some(Credential::Bearer(token)) = credential else {
+            return Err(Error::Unauthorized(
+                "a root key is required: Authorization: Bearer <root key>".into(),
+            ));
+        };
         let hash = secrets::hash(token);
         // Root keys never change once made; only their workspace's state
         // does, which the disabled set below tracks.

@@ -1,10 +1,32 @@
-//! The two ways a request presents a secret in `Authorization`. Both APIs
-//! and the token endpoint read them here.
+//! The two ways a request presents a secret in `Authorization`, parsed once
+//! here for both APIs and the token endpoint; the domain sees a typed
+//! [`Credential`] and never the header.
 
+use crate::domain::Credential;
 use base64::Engine;
+use dropshot::{RequestContext, ServerContext};
+
+/// The request's credential: `None` without an `Authorization` header.
+pub fn credential<C: ServerContext>(rqctx: &RequestContext<C>) -> Option<Credential> {
+    let header = rqctx.request.headers().get(http::header::AUTHORIZATION)?;
+    let Ok(header) = header.to_str() else {
+        return Some(Credential::Unrecognized);
+    };
+    Some(parse(header))
+}
+
+fn parse(header: &str) -> Credential {
+    if let Some((id, secret)) = basic_credentials(header) {
+        return Credential::Basic { id, secret };
+    }
+    match bearer_token(header) {
+        Some(token) => Credential::Bearer(token.to_string()),
+        None => Credential::Unrecognized,
+    }
+}
 
 /// `Basic base64(id:secret)`, split at the first colon: a secret may hold colons.
-pub fn basic_credentials(header: &str) -> Option<(String, String)> {
+fn basic_credentials(header: &str) -> Option<(String, String)> {
     let (scheme, encoded) = header.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -20,7 +42,7 @@ pub fn basic_credentials(header: &str) -> Option<(String, String)> {
 }
 
 /// `Bearer <token>`, with a token that is not empty.
-pub fn bearer_token(header: &str) -> Option<&str> {
+fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
