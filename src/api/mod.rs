@@ -34,7 +34,7 @@ macro_rules! error_plumbing {
 
         impl dropshot::HttpResponseError for $error {
             fn status_code(&self) -> dropshot::ErrorStatusCode {
-                dropshot::ErrorStatusCode::from_status(self.status)
+                dropshot::ErrorStatusCode::from_status(self.core.status)
                     .unwrap_or(dropshot::ErrorStatusCode::INTERNAL_SERVER_ERROR)
             }
         }
@@ -44,6 +44,7 @@ pub(crate) use error_plumbing;
 
 pub mod context;
 pub mod credentials;
+pub mod error;
 pub mod oauth;
 pub mod sinch_access_keys;
 pub mod unkey;

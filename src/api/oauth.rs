@@ -5,6 +5,7 @@
 //! authenticated by HTTP Basic or by `client_id`/`client_secret`.
 
 use crate::api::context::ServerState;
+use crate::api::error::ErrorCore;
 use crate::api::{ApiError, Reply, RequestId, answer};
 use crate::domain::Credential;
 use crate::domain::sinch::tokens::{TokenError, TokenRequest};
@@ -41,21 +42,16 @@ struct TokenForm {
 /// `{"error": "<code>", "error_description": "…"}`.
 #[derive(Debug)]
 pub struct OAuthError {
-    status: StatusCode,
+    /// The status, and the `error_description` as its message.
+    core: ErrorCore,
     code: &'static str,
-    description: String,
-    internal: Option<String>,
-    retry_later: bool,
 }
 
 impl OAuthError {
     fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> OAuthError {
         OAuthError {
-            status,
+            core: ErrorCore::new(status, description),
             code,
-            description: crate::api::shorten_echoes(description.into()),
-            internal: None,
-            retry_later: false,
         }
     }
 
@@ -66,7 +62,7 @@ impl OAuthError {
     fn body(&self) -> ErrorBody<'_> {
         ErrorBody {
             error: self.code,
-            error_description: &self.description,
+            error_description: &self.core.message,
         }
     }
 }
@@ -87,49 +83,37 @@ impl From<TokenError> for OAuthError {
             TokenError::UnsupportedGrantType(message) => {
                 OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", message)
             }
-            TokenError::Storage(e) if e.is_busy() => OAuthError {
-                internal: Some(e.to_string()),
-                retry_later: true,
-                ..OAuthError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    crate::api::BUSY_MESSAGE,
-                )
-            },
             TokenError::Signing(cause) => OAuthError {
-                internal: Some(format!("signing the token failed: {cause}")),
-                ..OAuthError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "internal server error",
-                )
+                core: ErrorCore {
+                    internal: Some(format!("signing the token failed: {cause}")),
+                    ..ErrorCore::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+                },
+                code: "server_error",
             },
-            TokenError::Storage(e) => OAuthError {
-                internal: Some(e.to_string()),
-                ..OAuthError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "internal server error",
-                )
-            },
+            TokenError::Storage(e) => {
+                let core = ErrorCore::from_storage(e, StatusCode::SERVICE_UNAVAILABLE);
+                let code = match core.retry_later {
+                    true => "temporarily_unavailable",
+                    false => "server_error",
+                };
+                OAuthError { core, code }
+            }
         }
     }
 }
 
 impl From<HttpError> for OAuthError {
     fn from(error: HttpError) -> OAuthError {
-        let status = crate::api::client_visible_status(&error);
-        OAuthError::new(status, "invalid_request", error.external_message)
+        OAuthError {
+            core: ErrorCore::from_http(error),
+            code: "invalid_request",
+        }
     }
 }
 
 impl std::fmt::Display for OAuthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.description)?;
-        match &self.internal {
-            Some(internal) => write!(f, " ({internal})"),
-            None => Ok(()),
-        }
+        self.core.fmt_labelled(self.code, f)
     }
 }
 
@@ -147,16 +131,14 @@ fn no_store() -> HeaderMap {
 impl ApiError for OAuthError {
     fn into_reply<T>(self, _request_id: &RequestId) -> Reply<T> {
         let mut headers = no_store();
-        if self.retry_later {
-            headers.insert(http::header::RETRY_AFTER, crate::api::RETRY_AFTER.clone());
-        }
+        headers.extend(self.core.headers());
         if self.code == "invalid_client" {
             headers.insert(
                 http::header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"keyward\""),
             );
         }
-        Reply::json(self.status, &self.body(), headers)
+        Reply::json(self.core.status, &self.body(), headers)
     }
 
     fn success_headers(_request_id: &RequestId) -> HeaderMap {
@@ -249,9 +231,9 @@ mod tests {
     #[test]
     fn a_signing_failure_is_a_server_error_with_its_cause_logged() {
         let error = OAuthError::from(TokenError::Signing("no key".into()));
-        assert_eq!(error.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(error.core.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(error.code, "server_error");
-        assert_eq!(error.description, "internal server error");
+        assert_eq!(error.core.message, "internal server error");
         // Display is what the request log gets.
         assert!(
             error

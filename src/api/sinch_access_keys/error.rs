@@ -1,36 +1,33 @@
 //! Sinch's (Google-style) error shape:
 //! `{"error":{"code":<http status>,"message","status":"<CANONICAL>","details":[]}}`.
 
-use crate::api::{ApiError, Reply, RequestId, client_visible_status};
+use crate::api::error::ErrorCore;
+use crate::api::{ApiError, Reply, RequestId};
 use dropshot::HttpError;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderValue, StatusCode};
 use schemars::JsonSchema;
 use serde::Serialize;
 
 /// An error answered on a Sinch route.
 #[derive(Debug)]
 pub struct Error {
-    status: StatusCode,
+    core: ErrorCore,
     /// The canonical status name; see [`canonical_status`].
     canonical: &'static str,
-    message: String,
     /// The `WWW-Authenticate` challenge of a 401.
     challenge: Option<String>,
-    /// What only the log may see of a server-side failure.
-    internal: Option<String>,
-    /// Whether the client should retry later (a busy database).
-    retry_later: bool,
 }
 
 impl Error {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Error {
+        Error::of(ErrorCore::new(status, message))
+    }
+
+    fn of(core: ErrorCore) -> Error {
         Error {
-            status,
-            canonical: canonical_status(status),
-            message: crate::api::shorten_echoes(message.into()),
+            canonical: canonical_status(core.status),
+            core,
             challenge: None,
-            internal: None,
-            retry_later: false,
         }
     }
 
@@ -51,8 +48,8 @@ impl Error {
     fn body(&self) -> ErrorBody {
         ErrorBody {
             error: ErrorDetails {
-                code: self.status.as_u16(),
-                message: self.message.clone(),
+                code: self.core.status.as_u16(),
+                message: self.core.message.clone(),
                 status: self.canonical,
                 details: Vec::new(),
             },
@@ -96,7 +93,7 @@ impl ApiError for Error {
     // Sinch's error body has no request id; dropshot's `x-request-id` header
     // carries it.
     fn into_reply<T>(self, _request_id: &RequestId) -> Reply<T> {
-        let mut headers = HeaderMap::new();
+        let mut headers = self.core.headers();
         if let Some(value) = self
             .challenge
             .as_deref()
@@ -104,10 +101,7 @@ impl ApiError for Error {
         {
             headers.insert(http::header::WWW_AUTHENTICATE, value);
         }
-        if self.retry_later {
-            headers.insert(http::header::RETRY_AFTER, crate::api::RETRY_AFTER.clone());
-        }
-        Reply::json(self.status, &self.body(), headers)
+        Reply::json(self.core.status, &self.body(), headers)
     }
 }
 
@@ -139,34 +133,24 @@ impl From<crate::domain::sinch::Error> for Error {
 }
 
 impl From<crate::storage::StorageError> for Error {
-    // The client learns only that it failed; the log line gets the cause.
     // A busy database is the documented 503 UNAVAILABLE: retry later.
     fn from(error: crate::storage::StorageError) -> Error {
-        let (status, message) = match error.is_busy() {
-            true => (StatusCode::SERVICE_UNAVAILABLE, crate::api::BUSY_MESSAGE),
-            false => (StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
-        };
-        Error {
-            internal: Some(error.to_string()),
-            retry_later: error.is_busy(),
-            ..Error::new(status, message)
-        }
+        Error::of(ErrorCore::from_storage(
+            error,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ))
     }
 }
 
 impl From<HttpError> for Error {
     fn from(error: HttpError) -> Error {
-        Error::new(client_visible_status(&error), error.external_message)
+        Error::of(ErrorCore::from_http(error))
     }
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.canonical, self.message)?;
-        match &self.internal {
-            Some(internal) => write!(f, " ({internal})"),
-            None => Ok(()),
-        }
+        self.core.fmt_labelled(self.canonical, f)
     }
 }
 

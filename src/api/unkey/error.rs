@@ -1,7 +1,8 @@
 //! Unkey's error shape: `{"error":{"code","docs","message","requestId"}}`,
 //! with the request id also in the `Unkey-Request-Id` header.
 
-use crate::api::{ApiError, Reply, RequestId, client_visible_status};
+use crate::api::error::ErrorCore;
+use crate::api::{ApiError, Reply, RequestId};
 use dropshot::HttpError;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use schemars::JsonSchema;
@@ -13,26 +14,18 @@ pub const REQUEST_ID_HEADER: &str = "unkey-request-id";
 /// status, as in the spec's `Err*` schemas.
 #[derive(Debug)]
 pub struct Error {
-    status: StatusCode,
-    message: String,
-    /// What only the log may see of a server-side failure.
-    internal: Option<String>,
-    /// Whether the client should retry later (a busy database).
-    retry_later: bool,
+    core: ErrorCore,
 }
 
 impl Error {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Error {
         Error {
-            status,
-            message: crate::api::shorten_echoes(message.into()),
-            internal: None,
-            retry_later: false,
+            core: ErrorCore::new(status, message),
         }
     }
 
     pub fn code(&self) -> &'static str {
-        code_for(self.status)
+        code_for(self.core.status)
     }
 
     fn body(&self, request_id: &RequestId) -> ErrorBody {
@@ -41,7 +34,7 @@ impl Error {
             error: ErrorDetails {
                 code,
                 docs: format!("https://unkey.dev/docs/api-reference/errors/code/{code}"),
-                message: self.message.clone(),
+                message: self.core.message.clone(),
                 request_id: request_id.to_string(),
             },
         }
@@ -86,10 +79,8 @@ struct ErrorDetails {
 impl ApiError for Error {
     fn into_reply<T>(self, request_id: &RequestId) -> Reply<T> {
         let mut headers = Error::success_headers(request_id);
-        if self.retry_later {
-            headers.insert(http::header::RETRY_AFTER, crate::api::RETRY_AFTER.clone());
-        }
-        Reply::json(self.status, &self.body(request_id), headers)
+        headers.extend(self.core.headers());
+        Reply::json(self.core.status, &self.body(request_id), headers)
     }
 
     /// Every Unkey response names its request in `Unkey-Request-Id`.
@@ -116,33 +107,25 @@ impl From<crate::domain::unkey::Error> for Error {
 }
 
 impl From<crate::storage::StorageError> for Error {
-    // The client learns only that it failed; the log line gets the cause.
     fn from(error: crate::storage::StorageError) -> Error {
-        let (message, retry_later) = match error.is_busy() {
-            true => (crate::api::BUSY_MESSAGE, true),
-            false => ("internal server error", false),
-        };
+        // The spec documents only 500 for a server fault.
         Error {
-            internal: Some(error.to_string()),
-            retry_later,
-            ..Error::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+            core: ErrorCore::from_storage(error, StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
 }
 
 impl From<HttpError> for Error {
     fn from(error: HttpError) -> Error {
-        Error::new(client_visible_status(&error), error.external_message)
+        Error {
+            core: ErrorCore::from_http(error),
+        }
     }
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code(), self.message)?;
-        match &self.internal {
-            Some(internal) => write!(f, " ({internal})"),
-            None => Ok(()),
-        }
+        self.core.fmt_labelled(self.code(), f)
     }
 }
 
