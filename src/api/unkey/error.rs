@@ -97,9 +97,9 @@ impl From<crate::domain::unkey::Error> for Error {
     fn from(error: crate::domain::unkey::Error) -> Error {
         use crate::domain::unkey::Error as Domain;
         match error {
-            Domain::BadRequest(message) => Error::new(StatusCode::BAD_REQUEST, message),
-            Domain::Unauthorized(message) => Error::new(StatusCode::UNAUTHORIZED, message),
-            Domain::Forbidden(message) => Error::new(StatusCode::FORBIDDEN, message),
+            Domain::Invalid(message) => Error::new(StatusCode::BAD_REQUEST, message),
+            Domain::Unauthenticated(message) => Error::new(StatusCode::UNAUTHORIZED, message),
+            Domain::Denied(message) => Error::new(StatusCode::FORBIDDEN, message),
             Domain::NotFound(message) => Error::new(StatusCode::NOT_FOUND, message),
             Domain::Storage(error) => Error::from(error),
         }

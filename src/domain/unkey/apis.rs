@@ -10,9 +10,7 @@ impl Unkey {
     pub async fn create_api(&self, root: &RootKey, name: &str) -> Result<String> {
         root.require(&Query::any_of(["*", "api.*.create_api"]))?;
         if name.chars().count() < 3 {
-            return Err(Error::BadRequest(
-                "name: must be at least 3 characters".into(),
-            ));
+            return Err(Error::Invalid("name: must be at least 3 characters".into()));
         }
         let now = self.now();
         let api_id = new_id("api", now);

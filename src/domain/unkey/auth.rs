@@ -26,7 +26,7 @@ impl RootKey {
         if query.allows(&|p| self.permissions.contains(p)) {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!(
+            Err(Error::Denied(format!(
                 "this root key lacks the permission {query}"
             )))
         }
@@ -41,7 +41,7 @@ impl Unkey {
     /// Authenticates a request's credential: a bearer root key.
     pub async fn authenticate(&self, credential: Option<&Credential>) -> Result<Arc<RootKey>> {
         let Some(Credential::Bearer(token)) = credential else {
-            return Err(Error::Unauthorized(
+            return Err(Error::Unauthenticated(
                 "a root key is required: Authorization: Bearer <root key>".into(),
             ));
         };
@@ -53,7 +53,7 @@ impl Unkey {
                 return Ok(None);
             };
             if !row.workspace_enabled {
-                return Err(Error::Forbidden("workspace is disabled".into()));
+                return Err(Error::Denied("workspace is disabled".into()));
             }
             Ok(Some(RootKey {
                 id: row.id,
@@ -66,9 +66,9 @@ impl Unkey {
             .root_keys
             .get_or_load(&hash, load)
             .await?
-            .ok_or_else(|| Error::Unauthorized("the root key is not valid".into()))?;
+            .ok_or_else(|| Error::Unauthenticated("the root key is not valid".into()))?;
         if self.workspace_disabled(&root.workspace_id)? {
-            return Err(Error::Forbidden("workspace is disabled".into()));
+            return Err(Error::Denied("workspace is disabled".into()));
         }
         // Last use, to the minute: one record per key and minute, written
         // with the verification counts.

@@ -1,18 +1,19 @@
-//! What can go wrong in the Unkey domain. The API maps each to its status.
+//! What can go wrong in the Unkey domain, in the domain's words: it speaks
+//! no HTTP. The API maps each to its status and code.
 
 use crate::storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The request is malformed; the message names the field.
+    /// The input breaks a rule; the message names the field.
     #[error("{0}")]
-    BadRequest(String),
+    Invalid(String),
     /// No valid root key.
     #[error("{0}")]
-    Unauthorized(String),
+    Unauthenticated(String),
     /// A valid root key without the permission, or a disabled workspace.
     #[error("{0}")]
-    Forbidden(String),
+    Denied(String),
     /// No such resource in the caller's workspace.
     #[error("{0}")]
     NotFound(String),

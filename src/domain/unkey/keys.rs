@@ -113,7 +113,7 @@ impl Unkey {
         request: CreateKey,
     ) -> Result<CreatedKey> {
         if !(MIN_BYTE_LENGTH..=MAX_BYTE_LENGTH).contains(&request.byte_length) {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::Invalid(format!(
                 "byteLength: must be between {MIN_BYTE_LENGTH} and {MAX_BYTE_LENGTH}, got {}",
                 request.byte_length
             )));
@@ -123,17 +123,15 @@ impl Unkey {
             .as_ref()
             .is_some_and(|p| p.chars().count() > MAX_PREFIX_CHARS)
         {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::Invalid(format!(
                 "prefix: must be at most {MAX_PREFIX_CHARS} characters"
             )));
         }
         if request.remaining.is_some_and(|r| r <= 0) {
-            return Err(Error::BadRequest(
-                "remaining: must be greater than 0".into(),
-            ));
+            return Err(Error::Invalid("remaining: must be greater than 0".into()));
         }
         if request.refill.is_some() && request.remaining.is_none() {
-            return Err(Error::BadRequest(
+            return Err(Error::Invalid(
                 "refill: requires remaining to be set".into(),
             ));
         }
@@ -166,7 +164,7 @@ impl Unkey {
             .await?;
         match inserted {
             InsertKey::Inserted => Ok(CreatedKey { key_id, key }),
-            InsertKey::MissingRoles(missing) => Err(Error::BadRequest(format!(
+            InsertKey::MissingRoles(missing) => Err(Error::Invalid(format!(
                 "roles: these roles do not exist in the workspace; create them first (keyward role create): {}",
                 missing.join(", ")
             ))),
@@ -206,7 +204,7 @@ impl Unkey {
         root.require(&api_permission("update_key", &key.api_id))?;
         let remaining_after = update.remaining.unwrap_or(key.remaining);
         if matches!(update.refill, Some(Some(_))) && remaining_after.is_none() {
-            return Err(Error::BadRequest(
+            return Err(Error::Invalid(
                 "refill: cannot refill a key with unlimited uses; set remaining too".into(),
             ));
         }
@@ -249,13 +247,13 @@ impl Unkey {
         let change = match (op, value) {
             (RemainingOp::Set, value) => RemainingChange::Set(value),
             (op, None) => {
-                return Err(Error::BadRequest(format!(
+                return Err(Error::Invalid(format!(
                     "value: cannot {} a key by null",
                     op.verb()
                 )));
             }
             (op, Some(_)) if key.remaining.is_none() => {
-                return Err(Error::BadRequest(format!(
+                return Err(Error::Invalid(format!(
                     "op: cannot {} a key with unlimited remaining uses; use set instead",
                     op.verb()
                 )));
@@ -330,7 +328,7 @@ impl Unkey {
     ) -> Result<KeyList> {
         let limit = checked_page_size(limit)?;
         if offset < 0 {
-            return Err(Error::BadRequest("offset: must be 0 or more".into()));
+            return Err(Error::Invalid("offset: must be 0 or more".into()));
         }
         let api = self.find_api(root, api_id).await?;
         let page = KeyPage {
@@ -373,9 +371,7 @@ impl Unkey {
                 keys
             }
             (None, None) => {
-                return Err(Error::BadRequest(
-                    "keyId or ownerId must be provided".into(),
-                ));
+                return Err(Error::Invalid("keyId or ownerId must be provided".into()));
             }
         };
         let mut per_api: Vec<&str> = keys.iter().map(|(_, api_id)| api_id.as_str()).collect();
@@ -416,7 +412,7 @@ impl Unkey {
 
 fn checked_page_size(limit: u64) -> Result<i64> {
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::Invalid(format!(
             "limit: must be between 1 and {MAX_PAGE_SIZE}, got {limit}"
         )));
     }

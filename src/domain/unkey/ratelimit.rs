@@ -313,7 +313,7 @@ impl Unkey {
     /// database, the same window for every node; otherwise in this process.
     pub async fn ratelimit(&self, root: &RootKey, request: &LimitRequest) -> Result<Decision> {
         if request.duration < MIN_DURATION_MS {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::Invalid(format!(
                 "duration: must be at least {MIN_DURATION_MS} ms"
             )));
         }

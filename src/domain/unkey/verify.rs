@@ -69,7 +69,7 @@ impl Unkey {
             return Ok(Verification::denied(None, Denial::NotFound));
         }
         if self.workspace_disabled(&cached.workspace_id)? {
-            return Err(Error::Forbidden("workspace is disabled".into()));
+            return Err(Error::Denied("workspace is disabled".into()));
         }
         if !cached.enabled {
             return Ok(Verification::denied(Some(cached), Denial::Disabled));
@@ -79,7 +79,7 @@ impl Unkey {
         }
         if let Some(query) = permissions {
             let query = Query::parse(query).map_err(|e| {
-                Error::BadRequest(format!("authorization.permissions: invalid query: {e}"))
+                Error::Invalid(format!("authorization.permissions: invalid query: {e}"))
             })?;
             if !query.allows(&|p| cached.permissions.iter().any(|held| held == p)) {
                 return Ok(Verification::denied(
