@@ -8,7 +8,8 @@ use crate::api::context::ServerState;
 use crate::api::error::ErrorCore;
 use crate::api::{ApiError, Reply, RequestId, answer};
 use crate::domain::Credential;
-use crate::domain::sinch::tokens::{TokenError, TokenRequest};
+use crate::domain::sinch::Error as SinchError;
+use crate::domain::sinch::tokens::TokenRequest;
 use dropshot::{
     ApiDescription, ApiDescriptionRegisterError, ApiEndpoint, ApiEndpointVersions, HttpError,
     RequestContext,
@@ -73,24 +74,24 @@ struct ErrorBody<'a> {
     error_description: &'a str,
 }
 
-impl From<TokenError> for OAuthError {
-    fn from(error: TokenError) -> OAuthError {
+/// The domain's errors in RFC 6749's words.
+impl From<SinchError> for OAuthError {
+    fn from(error: SinchError) -> OAuthError {
         match error {
-            TokenError::InvalidRequest(message) => OAuthError::invalid_request(message),
-            TokenError::InvalidClient(message) => {
+            SinchError::Unauthenticated { message, .. } => {
                 OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", message)
             }
-            TokenError::UnsupportedGrantType(message) => {
+            SinchError::Unsupported(message) => {
                 OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", message)
             }
-            TokenError::Signing(cause) => OAuthError {
+            SinchError::Internal(cause) => OAuthError {
                 core: ErrorCore {
-                    internal: Some(format!("signing the token failed: {cause}")),
+                    internal: Some(cause),
                     ..ErrorCore::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
                 },
                 code: "server_error",
             },
-            TokenError::Storage(e) => {
+            SinchError::Storage(e) => {
                 let core = ErrorCore::from_storage(e, StatusCode::SERVICE_UNAVAILABLE);
                 let code = match core.retry_later {
                     true => "temporarily_unavailable",
@@ -98,6 +99,12 @@ impl From<TokenError> for OAuthError {
                 };
                 OAuthError { core, code }
             }
+            // The rest is the client's to fix: RFC 6749 has one word for it.
+            SinchError::InvalidArgument(message)
+            | SinchError::FailedPrecondition(message)
+            | SinchError::PermissionDenied(message)
+            | SinchError::NotFound(message)
+            | SinchError::AlreadyExists(message) => OAuthError::invalid_request(message),
         }
     }
 }
@@ -230,7 +237,9 @@ mod tests {
 
     #[test]
     fn a_signing_failure_is_a_server_error_with_its_cause_logged() {
-        let error = OAuthError::from(TokenError::Signing("no key".into()));
+        let error = OAuthError::from(SinchError::Internal(
+            "signing the token failed: no key".into(),
+        ));
         assert_eq!(error.core.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(error.code, "server_error");
         assert_eq!(error.core.message, "internal server error");

@@ -127,6 +127,11 @@ impl From<crate::domain::sinch::Error> for Error {
             Domain::PermissionDenied(message) => Error::new(StatusCode::FORBIDDEN, message),
             Domain::NotFound(message) => Error::new(StatusCode::NOT_FOUND, message),
             Domain::AlreadyExists(message) => Error::new(StatusCode::CONFLICT, message),
+            Domain::Unsupported(message) => Error::new(StatusCode::BAD_REQUEST, message),
+            Domain::Internal(cause) => Error::of(ErrorCore {
+                internal: Some(cause),
+                ..ErrorCore::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+            }),
             Domain::Storage(error) => Error::from(error),
         }
     }

@@ -1,9 +1,17 @@
 //! Who calls the Sinch API: HTTP Basic with an access key's id and secret,
-//! or a bearer token that keyward issued for one.
+//! or a bearer token that keyward issued for one. Every check of a Sinch
+//! credential is here; `tokens.rs` issues the tokens.
 
+use super::tokens::Claims;
 use super::{Error, Result, Sinch};
 use crate::domain::Credential;
 use crate::domain::secrets;
+use jsonwebtoken::{Algorithm, Validation};
+use std::sync::Arc;
+
+/// How far in the future a token's `iat` may lie: clocks of the nodes that
+/// issue and check a token may differ this much.
+const CLOCK_SKEW_SECS: i64 = 60;
 
 /// An authenticated caller: an access key of a project.
 #[derive(Debug, Clone)]
@@ -62,5 +70,49 @@ impl Sinch {
             }),
             _ => Err(Error::unauthenticated("invalid access key id or secret")),
         }
+    }
+
+    /// Checks a token's signature and expiry.
+    pub async fn verify_token(&self, token: &str) -> Result<Arc<Claims>> {
+        // A token's signature and claims never change, so a token checked
+        // once is known by its digest; expiry is checked every time.
+        let digest = secrets::hash(token);
+        let load = async { self.decode_token(token).map(Some) };
+        let claims = self
+            .verified_tokens
+            .get_or_load(&digest, load)
+            .await?
+            .ok_or_else(|| Error::unauthenticated("the token is not valid"))?;
+        if claims.exp <= self.now().div_euclid(1000) {
+            return Err(Error::Unauthenticated {
+                message: "token expired".into(),
+                expired: true,
+            });
+        }
+        Ok(claims)
+    }
+
+    /// Checks a token's signature and reads its claims. A token that claims
+    /// to live longer than keyward issues them, or to be issued in the
+    /// future, was not issued by keyward: it is refused even when signed.
+    fn decode_token(&self, token: &str) -> Result<Claims> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked by the caller, against keyward's clock.
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.signing_key.decoding, &validation)
+            .map_err(|_| Error::unauthenticated("the token is not valid"))?
+            .claims;
+        if claims.exp.saturating_sub(claims.iat) > self.settings.token_lifetime_secs {
+            return Err(Error::unauthenticated(
+                "the token is not valid: it lives longer than tokens are issued for",
+            ));
+        }
+        if claims.iat > self.now().div_euclid(1000) + CLOCK_SKEW_SECS {
+            return Err(Error::unauthenticated(
+                "the token is not valid: it is issued in the future",
+            ));
+        }
+        Ok(claims)
     }
 }

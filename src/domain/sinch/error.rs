@@ -21,6 +21,12 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     AlreadyExists(String),
+    /// The request asks for what keyward does not do (an OAuth grant type).
+    #[error("{0}")]
+    Unsupported(String),
+    /// A fault of keyward's own, not of storage (a token it cannot sign).
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }

@@ -4,15 +4,9 @@
 //! tests can move it.
 
 use super::{Error, Result, Sinch};
-use crate::domain::secrets;
-use crate::storage::StorageError;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
-/// How far in the future a token's `iat` may lie: clocks of the nodes that
-/// issue and check a token may differ this much.
-const CLOCK_SKEW_SECS: i64 = 60;
 /// A key file holds at least this many bytes of key.
 const MIN_KEY_BYTES: usize = 32;
 
@@ -66,7 +60,7 @@ pub fn signing_key_from_file(path: &std::path::Path) -> anyhow::Result<(Vec<u8>,
 
 pub struct SigningKey {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    pub(super) decoding: DecodingKey,
 }
 
 impl SigningKey {
@@ -106,57 +100,34 @@ pub struct IssuedToken {
     pub expires_in: i64,
 }
 
-/// The errors of RFC 6749 §5.2.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    #[error("{0}")]
-    InvalidRequest(String),
-    /// Unknown or wrong client credentials, or none.
-    #[error("{0}")]
-    InvalidClient(String),
-    #[error("{0}")]
-    UnsupportedGrantType(String),
-    /// keyward could not sign the token: a server fault, never the client's.
-    #[error("signing the token failed: {0}")]
-    Signing(String),
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
-
 impl Sinch {
-    pub async fn issue_token(
-        &self,
-        request: TokenRequest,
-    ) -> std::result::Result<IssuedToken, TokenError> {
+    /// Issues a token for a client's credentials. Its errors are the
+    /// domain's: the token endpoint speaks them as RFC 6749's.
+    pub async fn issue_token(&self, request: TokenRequest) -> Result<IssuedToken> {
         let grant_type = request
             .grant_type
-            .ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
+            .ok_or_else(|| Error::InvalidArgument("grant_type is required".into()))?;
         let (id, secret) = match (request.basic, request.client_id, request.client_secret) {
             (Some((id, secret)), None, None) => (id, secret),
             (None, Some(id), Some(secret)) => (id, secret),
             (Some(_), _, _) => {
-                return Err(TokenError::InvalidRequest(
+                return Err(Error::InvalidArgument(
                     "authenticate the client one way: Basic or the form".into(),
                 ));
             }
             (None, _, _) => {
-                return Err(TokenError::InvalidClient(
-                    "client authentication is required: HTTP Basic, or client_id and client_secret"
-                        .into(),
+                return Err(Error::unauthenticated(
+                    "client authentication is required: HTTP Basic, or client_id and client_secret",
                 ));
             }
         };
         let caller = match self.check_secret(&id, &secret).await {
             Ok(caller) => caller,
-            Err(Error::Storage(e)) => return Err(TokenError::Storage(e)),
-            Err(_) => {
-                return Err(TokenError::InvalidClient(
-                    "invalid client credentials".into(),
-                ));
-            }
+            Err(Error::Storage(e)) => return Err(Error::Storage(e)),
+            Err(_) => return Err(Error::unauthenticated("invalid client credentials")),
         };
         if grant_type != "client_credentials" {
-            return Err(TokenError::UnsupportedGrantType(format!(
+            return Err(Error::Unsupported(format!(
                 "grant_type {grant_type} is not supported; use client_credentials"
             )));
         }
@@ -173,54 +144,10 @@ impl Sinch {
             &claims,
             &self.signing_key.encoding,
         )
-        .map_err(|e| TokenError::Signing(e.to_string()))?;
+        .map_err(|e| Error::Internal(format!("signing the token failed: {e}")))?;
         Ok(IssuedToken {
             access_token,
             expires_in: self.settings.token_lifetime_secs,
         })
-    }
-
-    /// Checks a token's signature and expiry.
-    pub async fn verify_token(&self, token: &str) -> Result<Arc<Claims>> {
-        // A token's signature and claims never change, so a token checked
-        // once is known by its digest; expiry is checked every time.
-        let digest = secrets::hash(token);
-        let load = async { self.decode_token(token).map(Some) };
-        let claims = self
-            .verified_tokens
-            .get_or_load(&digest, load)
-            .await?
-            .ok_or_else(|| Error::unauthenticated("the token is not valid"))?;
-        if claims.exp <= self.now().div_euclid(1000) {
-            return Err(Error::Unauthenticated {
-                message: "token expired".into(),
-                expired: true,
-            });
-        }
-        Ok(claims)
-    }
-
-    /// Checks a token's signature and reads its claims. A token that claims
-    /// to live longer than keyward issues them, or to be issued in the
-    /// future, was not issued by keyward: it is refused even when signed.
-    fn decode_token(&self, token: &str) -> Result<Claims> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        // Expiry is checked by the caller, against keyward's clock.
-        validation.validate_exp = false;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.signing_key.decoding, &validation)
-            .map_err(|_| Error::unauthenticated("the token is not valid"))?
-            .claims;
-        if claims.exp.saturating_sub(claims.iat) > self.settings.token_lifetime_secs {
-            return Err(Error::unauthenticated(
-                "the token is not valid: it lives longer than tokens are issued for",
-            ));
-        }
-        if claims.iat > self.now().div_euclid(1000) + CLOCK_SKEW_SECS {
-            return Err(Error::unauthenticated(
-                "the token is not valid: it is issued in the future",
-            ));
-        }
-        Ok(claims)
     }
 }
