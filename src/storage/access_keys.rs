@@ -1,4 +1,4 @@
-//! Sinch access keys, per project, and the token signing key.
+//! Sinch access keys, per project.
 
 use super::Result;
 use async_trait::async_trait;
@@ -80,13 +80,4 @@ pub trait AccessKeyStore {
 
     /// Returns false when the project has no such key.
     async fn delete_access_key(&self, project_id: &str, id: &str) -> Result<bool>;
-
-    /// The token signing key: `candidate` is stored if there is none yet
-    /// (the first node to start writes it), and whichever key is stored is
-    /// returned.
-    async fn load_or_create_token_signing_key(
-        &self,
-        candidate: &[u8],
-        now_ms: i64,
-    ) -> Result<Vec<u8>>;
 }

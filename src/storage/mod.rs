@@ -17,6 +17,7 @@ mod limits;
 mod postgres;
 mod ratelimit_namespaces;
 mod root_keys;
+mod signing_key;
 mod spends;
 mod sqlite;
 mod verifications;
@@ -36,6 +37,7 @@ pub use keys::{
 pub use limits::{BucketRow, LimitStore, WindowCount};
 pub use ratelimit_namespaces::NamespaceStore;
 pub use root_keys::{RootKeyRow, RootKeyStore};
+pub use signing_key::SigningKeyStore;
 pub use verifications::{CountsDelta, DailyCounts, VerificationStore};
 
 use std::sync::Arc;
@@ -130,6 +132,7 @@ pub trait Backend:
     + NamespaceStore
     + VerificationStore
     + ChangeStore
+    + SigningKeyStore
     + Send
     + Sync
     + std::fmt::Debug

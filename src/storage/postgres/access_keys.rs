@@ -1,4 +1,4 @@
-//! Sinch access keys and the token signing key in PostgreSQL.
+//! Sinch access keys in PostgreSQL.
 
 use super::PgStorage;
 use crate::storage::access_keys::name_taken_or;
@@ -118,25 +118,5 @@ impl AccessKeyStore for PgStorage {
             .execute(&self.pool)
             .await?;
         Ok(deleted.rows_affected() == 1)
-    }
-
-    async fn load_or_create_token_signing_key(
-        &self,
-        candidate: &[u8],
-        now_ms: i64,
-    ) -> Result<Vec<u8>> {
-        sqlx::query(
-            "INSERT INTO token_signing_key (id, secret, created_at) VALUES (1, $1, $2)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(candidate)
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
-        let (secret,): (Vec<u8>,) =
-            sqlx::query_as("SELECT secret FROM token_signing_key WHERE id = 1")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(secret)
     }
 }

@@ -12,6 +12,7 @@ mod keys;
 mod limits;
 mod ratelimit_namespaces;
 mod root_keys;
+mod signing_key;
 mod spends;
 mod verifications;
 

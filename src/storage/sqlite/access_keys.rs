@@ -98,25 +98,4 @@ impl AccessKeyStore for SqliteStorage {
             .await?;
         Ok(deleted.rows_affected() == 1)
     }
-
-    /// The token signing key: `candidate` is stored if there is none yet,
-    /// and whichever key is stored is returned.
-    async fn load_or_create_token_signing_key(
-        &self,
-        candidate: &[u8],
-        now_ms: i64,
-    ) -> Result<Vec<u8>> {
-        sqlx::query(
-            "INSERT OR IGNORE INTO token_signing_key (id, secret, created_at) VALUES (1, ?, ?)",
-        )
-        .bind(candidate)
-        .bind(now_ms)
-        .execute(&self.writer)
-        .await?;
-        let (secret,): (Vec<u8>,) =
-            sqlx::query_as("SELECT secret FROM token_signing_key WHERE id = 1")
-                .fetch_one(&self.writer)
-                .await?;
-        Ok(secret)
-    }
 }

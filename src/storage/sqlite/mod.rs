@@ -11,6 +11,7 @@ mod key_lookup;
 mod keys;
 mod ratelimit_namespaces;
 mod root_keys;
+mod signing_key;
 mod spends;
 mod verifications;
 
