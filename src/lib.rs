@@ -15,6 +15,7 @@
 pub mod api;
 pub mod cli;
 pub mod domain;
+pub mod private_file;
 pub mod server;
 pub mod storage;
 

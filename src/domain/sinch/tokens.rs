@@ -14,25 +14,22 @@ const MIN_KEY_BYTES: usize = 32;
 /// creating the file with a new random key, readable by its owner only,
 /// when it does not exist. The second value warns when others may read it.
 pub fn signing_key_from_file(path: &std::path::Path) -> anyhow::Result<(Vec<u8>, Option<String>)> {
+    use crate::private_file::{PrivateFile, open_private};
     use anyhow::Context;
     use base64::Engine;
     use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let engine = base64::engine::general_purpose::STANDARD;
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(mut file) => {
+    let opened = open_private(path, "the token signing key")
+        .with_context(|| format!("creating {}", path.display()))?;
+    match opened {
+        PrivateFile::Created(mut file) => {
             let mut key = vec![0u8; MIN_KEY_BYTES];
             rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
             writeln!(file, "{}", engine.encode(&key))
                 .with_context(|| format!("writing the token signing key to {}", path.display()))?;
             Ok((key, None))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+        PrivateFile::Existing { warning } => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading the token signing key {}", path.display()))?;
             let key = engine.decode(text.trim()).with_context(|| {
@@ -45,16 +42,8 @@ pub fn signing_key_from_file(path: &std::path::Path) -> anyhow::Result<(Vec<u8>,
                     key.len()
                 );
             }
-            let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
-            let warning = (mode & 0o077 != 0).then(|| {
-                format!(
-                    "{} has mode {mode:o}: other users can read the token signing key; run chmod 600 on it",
-                    path.display()
-                )
-            });
             Ok((key, warning))
         }
-        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
     }
 }
 

@@ -137,29 +137,15 @@ impl Backend for SqliteStorage {
 /// (SQLite gives its `-wal` and `-shm` files the same mode), or, for a file
 /// that exists, returns a warning when others may read it.
 fn protect_database_file(path: &std::path::Path) -> std::io::Result<Option<String>> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use crate::private_file::{PrivateFile, open_private};
     if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
         return Ok(None);
     }
-    let created = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path);
-    match created {
-        Ok(_) => Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
-            Ok((mode & 0o077 != 0).then(|| {
-                format!(
-                    "{} has mode {mode:o}: other users can read key hashes and the token signing key; \
-                     run chmod 600 on it (and its -wal and -shm files)",
-                    path.display()
-                )
-            }))
-        }
-        Err(e) => Err(e),
-    }
+    let holds = "key hashes and the token signing key (and its -wal and -shm files)";
+    Ok(match open_private(path, holds)? {
+        PrivateFile::Created(_) => None,
+        PrivateFile::Existing { warning } => warning,
+    })
 }
 
 /// Every second, a passive checkpoint: as much of the log as no reader
