@@ -8,13 +8,13 @@ use crate::storage::{RefillBoundaries, Result, Spend};
 use async_trait::async_trait;
 use sqlx::PgPool;
 
-/// SQL: a key's remaining uses once a due refill is applied ($3 day start,
-/// $4 month start).
+/// SQL: a key's remaining uses once a due refill is applied, with the day
+/// and month starts bound at these parameter numbers.
 macro_rules! refilled_remaining {
-    () => {
+    ($day:literal, $month:literal) => {
         concat!(
             "(CASE WHEN ",
-            refill_due!("3", "4"),
+            refill_due!($day, $month),
             " THEN GREATEST(remaining, refill_amount) ELSE remaining END)"
         )
     };
@@ -34,7 +34,7 @@ impl GroupSpender for PgSpender {
     ) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as(concat!(
             "UPDATE keys SET remaining = ",
-            refilled_remaining!(),
+            refilled_remaining!("3", "4"),
             " - g.count,
                 last_refill_at = CASE WHEN ",
             refill_due!("3", "4"),
@@ -42,7 +42,7 @@ impl GroupSpender for PgSpender {
                FROM unnest($1::TEXT[], $2::BIGINT[]) AS g (key_id, count)
               WHERE keys.id = g.key_id AND keys.deleted_at IS NULL AND keys.remaining IS NOT NULL
                 AND ",
-            refilled_remaining!(),
+            refilled_remaining!("3", "4"),
             " >= g.count
               RETURNING keys.id, keys.remaining"
         ))
@@ -69,17 +69,13 @@ impl GroupSpender for PgSpender {
         let mut tx = self.pool.begin().await?;
         let rows: Vec<(String, i64, bool)> = sqlx::query_as(concat!(
             "SELECT id, ",
-            refilled_remaining!(),
+            refilled_remaining!("2", "3"),
             ", ",
-            refill_due!("3", "4"),
-            // $2 is not needed here; it holds the place, since the macros
-            // number the refill boundaries $3 and $4.
+            refill_due!("2", "3"),
             " FROM keys WHERE id = ANY($1) AND deleted_at IS NULL AND remaining IS NOT NULL
-              AND $2::BIGINT IS NOT NULL
               ORDER BY id FOR UPDATE"
         ))
         .bind(&distinct)
-        .bind(now_ms)
         .bind(refill.day_start)
         .bind(refill.month_start)
         .fetch_all(&mut *tx)
