@@ -3,8 +3,8 @@
 //! print are the ones the closing notes report:
 //! `cargo test --test it faults -- --nocapture`.
 
-use crate::common::process::{Database, ServeProcess, create_api, post};
-use crate::common::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, Api, ROOT_KEY, Request};
+use crate::common::process::{Database, ServeProcess, create_api, get_json, post};
+use crate::common::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, Api, Request};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -72,15 +72,12 @@ async fn kill_9_under_verify_load_never_overspends() {
         }
 
         let server = ServeProcess::start(&database.url(), &[]);
-        let read = http
-            .get(format!("{}/v1/keys.getKey?keyId={key_id}", server.base_url))
-            .bearer_auth(ROOT_KEY)
-            .send()
-            .await
-            .expect("getKey")
-            .json::<Value>()
-            .await
-            .expect("JSON");
+        let read = get_json(
+            &http,
+            &server.base_url,
+            &format!("/v1/keys.getKey?keyId={key_id}"),
+        )
+        .await;
         let left = read["remaining"].as_i64().expect("remaining");
         let acknowledged = acknowledged.load(Ordering::SeqCst);
         let in_flight = in_flight_at_kill.load(Ordering::SeqCst);
@@ -318,18 +315,12 @@ async fn sigterm_with_a_half_sent_body_exits_in_time_and_flushes_counts() {
     assert!(took < Duration::from_secs(4), "took {took:?}");
 
     let server = ServeProcess::start(&database.url(), &[]);
-    let counts: Value = http
-        .get(format!(
-            "{}/v1/keys.getVerifications?keyId={key_id}",
-            server.base_url
-        ))
-        .bearer_auth(ROOT_KEY)
-        .send()
-        .await
-        .expect("getVerifications")
-        .json()
-        .await
-        .expect("JSON");
+    let counts = get_json(
+        &http,
+        &server.base_url,
+        &format!("/v1/keys.getVerifications?keyId={key_id}"),
+    )
+    .await;
     assert_eq!(counts["verifications"][0]["success"], json!(3), "{counts}");
 }
 

@@ -4,7 +4,7 @@
 //! error.
 
 use crate::common::process::{
-    BOUND, Database, ServeProcess, create_api, keyward, post, seen_within, verify_code,
+    BOUND, Database, ServeProcess, create_api, get_json, keyward, post, seen_within, verify_code,
     workspace_of,
 };
 use crate::common::{ACCESS_KEY_ID, ACCESS_KEY_SECRET};
@@ -341,18 +341,12 @@ async fn remaining_is_exact_across_servers() {
         valid += client.await.expect("client");
     }
     let key_id = created["keyId"].as_str().expect("keyId");
-    let read: Value = http
-        .get(format!(
-            "{}/v1/keys.getKey?keyId={key_id}",
-            servers[1].base_url
-        ))
-        .bearer_auth(crate::common::ROOT_KEY)
-        .send()
-        .await
-        .expect("getKey")
-        .json()
-        .await
-        .expect("JSON");
+    let read = get_json(
+        &http,
+        &servers[1].base_url,
+        &format!("/v1/keys.getKey?keyId={key_id}"),
+    )
+    .await;
     println!("160 verifies over two servers of a key with {REMAINING} uses: {valid} valid");
     assert_eq!(valid, REMAINING, "exactly as many successes as uses");
     assert_eq!(read["remaining"], json!(0));
@@ -393,18 +387,12 @@ async fn verification_counts_from_every_server_add_up() {
     }
     let server = ServeProcess::start(&database.url(), &[]);
     let key_id = created["keyId"].as_str().expect("keyId");
-    let counts: Value = http
-        .get(format!(
-            "{}/v1/keys.getVerifications?keyId={key_id}",
-            server.base_url
-        ))
-        .bearer_auth(crate::common::ROOT_KEY)
-        .send()
-        .await
-        .expect("getVerifications")
-        .json()
-        .await
-        .expect("JSON");
+    let counts = get_json(
+        &http,
+        &server.base_url,
+        &format!("/v1/keys.getVerifications?keyId={key_id}"),
+    )
+    .await;
     assert_eq!(counts["verifications"][0]["success"], json!(12), "{counts}");
 }
 

@@ -186,6 +186,18 @@ pub async fn post(
     Ok((status, response.json().await?))
 }
 
+/// A GET with the root key; its JSON body.
+pub async fn get_json(http: &reqwest::Client, base_url: &str, path_and_query: &str) -> Value {
+    http.get(format!("{base_url}{path_and_query}"))
+        .bearer_auth(super::ROOT_KEY)
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON")
+}
+
 pub async fn create_api(http: &reqwest::Client, base_url: &str) -> String {
     let (status, body) = post(
         http,
@@ -248,15 +260,7 @@ pub async fn verify_code(http: &reqwest::Client, base_url: &str, key: &str) -> V
 
 /// The workspace of an api, through getApi.
 pub async fn workspace_of(http: &reqwest::Client, base_url: &str, api_id: &str) -> String {
-    let api: Value = http
-        .get(format!("{base_url}/v1/apis.getApi?apiId={api_id}"))
-        .bearer_auth(super::ROOT_KEY)
-        .send()
-        .await
-        .expect("getApi")
-        .json()
-        .await
-        .expect("JSON");
+    let api = get_json(http, base_url, &format!("/v1/apis.getApi?apiId={api_id}")).await;
     api["workspaceId"]
         .as_str()
         .expect("workspaceId")
