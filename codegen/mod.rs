@@ -3,6 +3,7 @@
 //! progenitor client. See README.md, "Regenerating from a new spec".
 
 pub mod openapi;
+pub mod overlay;
 pub mod rust;
 
 use std::path::Path;
@@ -13,7 +14,9 @@ pub struct GeneratedFile {
     pub contents: String,
 }
 
-/// Generates the code for every `*.openapi.json` in `spec_dir`, in file-name order.
+/// Generates the code for every `*.openapi.json` in `spec_dir`, in file-name
+/// order, after applying its `*.overlay.json` when there is one. The overlaid
+/// document itself is one of the files: it is what the server serves.
 pub fn generate(spec_dir: &Path) -> Result<Vec<GeneratedFile>, String> {
     let mut specs: Vec<_> = std::fs::read_dir(spec_dir)
         .map_err(|e| format!("reading {}: {e}", spec_dir.display()))?
@@ -35,7 +38,16 @@ pub fn generate(spec_dir: &Path) -> Result<Vec<GeneratedFile>, String> {
             std::fs::read_to_string(&path).map_err(|e| format!("reading {file_name}: {e}"))?;
         let mut raw: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| format!("{file_name} is not JSON: {e}"))?;
-        openapi::widen_schemas(&file_name, &mut raw)?;
+        let overlay_path = path.with_file_name(file_name.replace(".openapi.json", ".overlay.json"));
+        if overlay_path.exists() {
+            overlay::apply(&overlay_path, &mut raw)?;
+        }
+        files.push(GeneratedFile {
+            name: format!("{}.openapi.json", names.module),
+            contents: serde_json::to_string_pretty(&raw)
+                .map_err(|e| format!("{file_name}: {e}"))?
+                + "\n",
+        });
         let normalized = openapi::normalize(&raw).map_err(|e| format!("{file_name}: {e}"))?;
         files.push(GeneratedFile {
             name: format!("{}.rs", names.module),

@@ -120,34 +120,6 @@ fn is_version_segment(s: &str) -> bool {
     s.len() > 1 && s.starts_with('v') && s[1..].chars().all(|c| c.is_ascii_digit())
 }
 
-/// Where keyward deliberately accepts more than a spec says: (spec file,
-/// JSON pointer of a schema, why). The schema becomes "any value", keeping
-/// its description; the domain validates it instead.
-const WIDENED_SCHEMAS: &[(&str, &str, &str)] = &[(
-    "unkey-v1.openapi.json",
-    "/components/schemas/V1KeysVerifyKeyRequest/properties/authorization/properties/permissions",
-    "a permission query may be a bare string (\"p1\") as well as {and}/{or}: notes/unkey-v1.md A.17; \
-     Unkey itself took any JSON here and answered an invalid query with 400",
-)];
-
-/// Applies [`WIDENED_SCHEMAS`] to a raw spec.
-pub fn widen_schemas(file_name: &str, spec: &mut serde_json::Value) -> Result<(), String> {
-    for (file, pointer, _why) in WIDENED_SCHEMAS
-        .iter()
-        .filter(|(file, _, _)| *file == file_name)
-    {
-        let schema = spec.pointer_mut(pointer).ok_or_else(|| {
-            format!("{file}: no schema at {pointer} to widen; update codegen/mod.rs")
-        })?;
-        let description = schema.get("description").cloned();
-        *schema = serde_json::json!({});
-        if let Some(description) = description {
-            schema["description"] = description;
-        }
-    }
-    Ok(())
-}
-
 /// Resolves a local `$ref` such as `#/components/responses/400Error`.
 fn resolve<'a>(spec: &'a Value, reference: &str) -> Option<&'a Value> {
     spec.pointer(reference.strip_prefix('#')?)

@@ -15,17 +15,13 @@ pub mod types {
         ///Unique ID for this Access Key.
         #[serde(
             rename = "accessKeyId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub access_key_id: ::std::option::Option<::std::string::String>,
         ///Timestamp when the Access Key was created.
         #[serde(
             rename = "createTime",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub create_time: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
@@ -33,25 +29,19 @@ pub mod types {
         ///The display name for this Access Key. It must be unique for the resource tied to the key.
         #[serde(
             rename = "displayName",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub display_name: ::std::option::Option<::std::string::String>,
         ///The project ID this key is tied to.
         #[serde(
             rename = "projectId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub project_id: ::std::option::Option<::std::string::String>,
         ///Timestamp when the Access Key was last modified.
         #[serde(
             rename = "updateTime",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub update_time: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
@@ -162,17 +152,13 @@ pub mod types {
  used.*/
         #[serde(
             rename = "pageSize",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub page_size: ::std::option::Option<i32>,
         ///Optional. The pagination token returned in an earlier response.
         #[serde(
             rename = "pageToken",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub page_token: ::std::option::Option<::std::string::String>,
     }
@@ -203,9 +189,7 @@ pub mod types {
         ///Required. The display name for this Access Key. It must be unique for the resource tied to the key.
         #[serde(
             rename = "displayName",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub display_name: ::std::option::Option<::std::string::String>,
     }
@@ -222,19 +206,12 @@ pub mod types {
         ///The newly created Access Key.
         #[serde(
             rename = "accessKey",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub access_key: ::std::option::Option<AccessKey>,
         /**The Access Key secret. After an Access Key has been created it is impossible to
  retrieve its secret again.*/
-        #[serde(
-            rename = "secret",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub secret: ::std::option::Option<::std::string::String>,
     }
     ///`Error`
@@ -247,12 +224,7 @@ pub mod types {
         Default
     )]
     pub struct Error {
-        #[serde(
-            rename = "error",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<ErrorError>,
     }
     ///`ErrorError`
@@ -265,28 +237,13 @@ pub mod types {
         Default
     )]
     pub struct ErrorError {
-        #[serde(
-            rename = "code",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub code: ::std::option::Option<i32>,
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub details: ::std::vec::Vec<ProtobufAny>,
-        #[serde(
-            rename = "message",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
-        #[serde(
-            rename = "status",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<::std::string::String>,
     }
     ///Response message for the AccessKeyService.ListAccessKeysRequest.
@@ -309,9 +266,7 @@ pub mod types {
         ///The next pagination token, or an empty value if there are no more results.
         #[serde(
             rename = "nextPageToken",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub next_page_token: ::std::option::Option<::std::string::String>,
     }
@@ -325,19 +280,9 @@ pub mod types {
         Default
     )]
     pub struct ProtobufAny {
-        #[serde(
-            rename = "type_url",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub type_url: ::std::option::Option<::std::string::String>,
-        #[serde(
-            rename = "value",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub value: ::std::option::Option<::std::string::String>,
     }
     ///Update Access Key request.
@@ -353,9 +298,7 @@ pub mod types {
         ///Required. The display name for this Access Key. It must be unique for the resource tied to the key.
         #[serde(
             rename = "displayName",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub display_name: ::std::option::Option<::std::string::String>,
     }
@@ -389,18 +332,6 @@ pub mod types {
             fn from(value: String) -> Self {
                 Self(value.into())
             }
-        }
-    }
-    /// Deserializes an optional field whose schema does not admit `null`:
-    /// absent (with `#[serde(default)]`) is `None`, and `null` is an error
-    /// rather than a second spelling of absent.
-    pub mod present_not_null {
-        pub fn deserialize<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
-        where
-            T: ::serde::Deserialize<'de>,
-            D: ::serde::Deserializer<'de>,
-        {
-            T::deserialize(deserializer).map(Some)
         }
     }
 }
@@ -744,5 +675,116 @@ pub fn register_sinch_access_keys<S: SinchAccessKeysApi>(
             )
             .visible(false),
     )?;
+    Ok(())
+}
+/// The spec this module was generated from, with its overlay applied:
+/// the document keyward serves.
+pub const DOCUMENT: &str = include_str!(
+    concat!(env!("OUT_DIR"), "/sinch_access_keys.openapi.json")
+);
+/// [`DOCUMENT`], parsed once.
+pub fn document() -> &'static Result<crate::api::rules::Document, String> {
+    static DOCUMENT_PARSED: ::std::sync::OnceLock<
+        Result<crate::api::rules::Document, String>,
+    > = ::std::sync::OnceLock::new();
+    crate::api::rules::Document::load(&DOCUMENT_PARSED, DOCUMENT)
+}
+impl crate::api::rules::RequestRules for types::AccessKeyServiceCreateAccessKeyPath {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "AccessKeyServiceCreateAccessKeyPath",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::AccessKeyServiceDeleteAccessKeyPath {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "AccessKeyServiceDeleteAccessKeyPath",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::AccessKeyServiceGetAccessKeyPath {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "AccessKeyServiceGetAccessKeyPath",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::AccessKeyServiceListAccessKeysPath {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "AccessKeyServiceListAccessKeysPath",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::AccessKeyServiceListAccessKeysQuery {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "AccessKeyServiceListAccessKeysQuery",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::AccessKeyServiceUpdateAccessKeyPath {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "AccessKeyServiceUpdateAccessKeyPath",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::CreateAccessKey {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "CreateAccessKey",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::UpdateAccessKey {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "UpdateAccessKey",
+            ))
+    }
+}
+/// Compiles the rules of every request type, so that a schema that
+/// does not compile stops the server at start.
+pub fn compile_request_rules() -> Result<(), String> {
+    <types::AccessKeyServiceCreateAccessKeyPath as crate::api::rules::RequestRules>::rules()
+        .ready()?;
+    <types::AccessKeyServiceDeleteAccessKeyPath as crate::api::rules::RequestRules>::rules()
+        .ready()?;
+    <types::AccessKeyServiceGetAccessKeyPath as crate::api::rules::RequestRules>::rules()
+        .ready()?;
+    <types::AccessKeyServiceListAccessKeysPath as crate::api::rules::RequestRules>::rules()
+        .ready()?;
+    <types::AccessKeyServiceListAccessKeysQuery as crate::api::rules::RequestRules>::rules()
+        .ready()?;
+    <types::AccessKeyServiceUpdateAccessKeyPath as crate::api::rules::RequestRules>::rules()
+        .ready()?;
+    <types::CreateAccessKey as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::UpdateAccessKey as crate::api::rules::RequestRules>::rules().ready()?;
     Ok(())
 }

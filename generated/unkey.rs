@@ -292,12 +292,7 @@ pub mod types {
         ///The id of the key
         pub id: ::std::string::String,
         ///The name of the api. This is internal and your users will not see this.
-        #[serde(
-            rename = "name",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         ///The id of the workspace that owns the api
         #[serde(rename = "workspaceId")]
@@ -316,12 +311,7 @@ pub mod types {
         #[serde(rename = "apiId")]
         pub api_id: ApisListKeysQueryApiId,
         ///Use this to fetch the next page of results. A new cursor will be returned in the response if there are more results.
-        #[serde(
-            rename = "cursor",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cursor: ::std::option::Option<::std::string::String>,
         ///The maximum number of keys to return
         #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU64, 100>")]
@@ -329,9 +319,7 @@ pub mod types {
         ///If provided, this will only return keys where the `ownerId` matches.
         #[serde(
             rename = "ownerId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub owner_id: ::std::option::Option<ApisListKeysQueryOwnerId>,
     }
@@ -473,12 +461,7 @@ pub mod types {
     )]
     pub struct ApisListKeysResponse {
         ///The cursor to use for the next page of results, if no cursor is returned, there are no more results
-        #[serde(
-            rename = "cursor",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cursor: ::std::option::Option<::std::string::String>,
         pub keys: ::std::vec::Vec<Key>,
         ///The total number of keys for this api
@@ -1154,9 +1137,7 @@ pub mod types {
         ///If provided, this will only return keys where the `ownerId` matches.
         #[serde(
             rename = "ownerId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub owner_id: ::std::option::Option<GetApisApiIdKeysQueryOwnerId>,
     }
@@ -1292,42 +1273,26 @@ pub mod types {
         ///The id of the api that this key is for
         #[serde(
             rename = "apiId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub api_id: ::std::option::Option<::std::string::String>,
         ///The unix timestamp in milliseconds when the key was created
         #[serde(
             rename = "createdAt",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub created_at: ::std::option::Option<i64>,
         ///The unix timestamp in milliseconds when the key was deleted. We don't delete the key outright, you can restore it later.
         #[serde(
             rename = "deletedAt",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub deleted_at: ::std::option::Option<i64>,
         ///Sets if key is enabled or disabled. Disabled keys are not valid.
-        #[serde(
-            rename = "enabled",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enabled: ::std::option::Option<bool>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
-        #[serde(
-            rename = "expires",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expires: ::std::option::Option<i64>,
         ///The id of the key
         pub id: ::std::string::String,
@@ -1335,45 +1300,23 @@ pub mod types {
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///The name of the key, give keys a name to easily identify their purpose
-        #[serde(
-            rename = "name",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         ///The id of the tenant associated with this key. Use whatever reference you have in your system to identify the tenant. When verifying the key, we will send this field back to you, so you know who is accessing your API.
         #[serde(
             rename = "ownerId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub owner_id: ::std::option::Option<::std::string::String>,
         ///All permissions this key has
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub permissions: ::std::vec::Vec<::std::string::String>,
-        #[serde(
-            rename = "ratelimit",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ratelimit: ::std::option::Option<KeyRatelimit>,
-        #[serde(
-            rename = "refill",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub refill: ::std::option::Option<KeyRefill>,
         ///The number of requests that can be made with this key before it becomes invalid. If this field is null or undefined, the key has no request limit.
-        #[serde(
-            rename = "remaining",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub remaining: ::std::option::Option<i64>,
         ///All roles this key belongs to
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -1482,9 +1425,7 @@ pub mod types {
         ///The unix timestamp in miliseconds when the key was last refilled.
         #[serde(
             rename = "lastRefillAt",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub last_refill_at: ::std::option::Option<i64>,
     }
@@ -1570,40 +1511,23 @@ resources.
 
 When you set an environment, we will return it back to you when validating the key, so you can
 handle it correctly.
- */
-        #[serde(
-            rename = "environment",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+              */
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub environment: ::std::option::Option<KeysCreateKeyBodyEnvironment>,
         ///You can auto expire keys by providing a unix timestamp in milliseconds. Once Keys expire they will automatically be disabled and are no longer valid unless you enable them again.
-        #[serde(
-            rename = "expires",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expires: ::std::option::Option<i64>,
         ///This is a place for dynamic meta data, anything that feels useful for you should go here
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///The name for your Key. This is not customer facing.
-        #[serde(
-            rename = "name",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         /**Your user’s Id. This will provide a link between Unkey and your customer record.
 When validating a key, we will return this back to you, so you can clearly identify your user from their api key.*/
         #[serde(
             rename = "ownerId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub owner_id: ::std::option::Option<::std::string::String>,
         /**To make it easier for your users to understand which product an api key belongs to, you can add prefix them.
@@ -1612,34 +1536,14 @@ For example Stripe famously prefixes their customer ids with cus_ or their api k
 
 The underscore is automatically added if you are defining a prefix, for example: "prefix": "abc" will result in a key like abc_xxxxxxxxx
 */
-        #[serde(
-            rename = "prefix",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub prefix: ::std::option::Option<KeysCreateKeyBodyPrefix>,
-        #[serde(
-            rename = "ratelimit",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ratelimit: ::std::option::Option<KeysCreateKeyBodyRatelimit>,
-        #[serde(
-            rename = "refill",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub refill: ::std::option::Option<KeysCreateKeyBodyRefill>,
         ///You can limit the number of requests a key can make. Once a key reaches 0 remaining requests, it will automatically be disabled and is no longer valid unless you update it.
-        #[serde(
-            rename = "remaining",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub remaining: ::std::option::Option<i64>,
         ///A list of roles that this key should have. If the role does not exist, an error is thrown
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -1653,7 +1557,7 @@ resources.
 
 When you set an environment, we will return it back to you when validating the key, so you can
 handle it correctly.
- */
+              */
     #[derive(
         ::schemars::JsonSchema,
         ::serde::Serialize,
@@ -2233,17 +2137,13 @@ The underscore is automatically added if you are defining a prefix, for example:
         ///The id of the key to fetch, either `keyId` or `ownerId` must be provided
         #[serde(
             rename = "keyId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub key_id: ::std::option::Option<::std::string::String>,
         ///The owner id to fetch keys for, either `keyId` or `ownerId` must be provided
         #[serde(
             rename = "ownerId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub owner_id: ::std::option::Option<::std::string::String>,
         ///The start of the period to fetch usage for as unix milliseconds timestamp
@@ -2362,12 +2262,7 @@ The underscore is automatically added if you are defining a prefix, for example:
     )]
     pub struct KeysUpdateKeyBody {
         ///Set if key is enabled or disabled. If disabled, the key cannot be used to verify.
-        #[serde(
-            rename = "enabled",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enabled: ::std::option::Option<bool>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
         #[serde(
@@ -2714,6 +2609,552 @@ The underscore is automatically added if you are defining a prefix, for example:
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub remaining: ::std::option::Option<i64>,
     }
+    ///`MigrationsCreateKeysBody`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug
+    )]
+    #[serde(transparent)]
+    pub struct MigrationsCreateKeysBody(
+        pub ::std::vec::Vec<MigrationsCreateKeysBodyItem>,
+    );
+    impl ::std::ops::Deref for MigrationsCreateKeysBody {
+        type Target = ::std::vec::Vec<MigrationsCreateKeysBodyItem>;
+        fn deref(&self) -> &::std::vec::Vec<MigrationsCreateKeysBodyItem> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MigrationsCreateKeysBody>
+    for ::std::vec::Vec<MigrationsCreateKeysBodyItem> {
+        fn from(value: MigrationsCreateKeysBody) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::vec::Vec<MigrationsCreateKeysBodyItem>>
+    for MigrationsCreateKeysBody {
+        fn from(value: ::std::vec::Vec<MigrationsCreateKeysBodyItem>) -> Self {
+            Self(value)
+        }
+    }
+    ///`MigrationsCreateKeysBodyItem`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug
+    )]
+    pub struct MigrationsCreateKeysBodyItem {
+        ///Choose an `API` where this key should be created.
+        #[serde(rename = "apiId")]
+        pub api_id: ::std::string::String,
+        ///Sets if key is enabled or disabled. Disabled keys are not valid.
+        #[serde(default = "defaults::default_bool::<true>")]
+        pub enabled: bool,
+        /**Environments allow you to divide your keyspace.
+
+Some applications like Stripe, Clerk, WorkOS and others have a concept of "live" and "test" keys to
+give the developer a way to develop their own application without the risk of modifying real world
+resources.
+
+When you set an environment, we will return it back to you when validating the key, so you can
+handle it correctly.
+              */
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub environment: ::std::option::Option<MigrationsCreateKeysBodyItemEnvironment>,
+        ///You can auto expire keys by providing a unix timestamp in milliseconds. Once Keys expire they will automatically be disabled and are no longer valid unless you enable them again.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires: ::std::option::Option<i64>,
+        pub hash: MigrationsCreateKeysBodyItemHash,
+        ///This is a place for dynamic meta data, anything that feels useful for you should go here
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///The name for your Key. This is not customer facing.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        /**Your user’s Id. This will provide a link between Unkey and your customer record.
+When validating a key, we will return this back to you, so you can clearly identify your user from their api key.*/
+        #[serde(
+            rename = "ownerId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub owner_id: ::std::option::Option<::std::string::String>,
+        /**To make it easier for your users to understand which product an api key belongs to, you can add prefix them.
+
+For example Stripe famously prefixes their customer ids with cus_ or their api keys with sk_live_.
+
+The underscore is automatically added if you are defining a prefix, for example: "prefix": "abc" will result in a key like abc_xxxxxxxxx
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prefix: ::std::option::Option<MigrationsCreateKeysBodyItemPrefix>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ratelimit: ::std::option::Option<MigrationsCreateKeysBodyItemRatelimit>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub refill: ::std::option::Option<MigrationsCreateKeysBodyItemRefill>,
+        ///You can limit the number of requests a key can make. Once a key reaches 0 remaining requests, it will automatically be disabled and is no longer valid unless you update it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub remaining: ::std::option::Option<::std::num::NonZeroU64>,
+        ///A list of roles that this key should have. If the role does not exist, an error is thrown
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub roles: ::std::vec::Vec<MigrationsCreateKeysBodyItemRolesItem>,
+        ///The first 4 characters of the key. If a prefix is used, it should be the prefix plus 4 characters.
+        #[serde(default)]
+        pub start: ::std::string::String,
+    }
+    /**Environments allow you to divide your keyspace.
+
+Some applications like Stripe, Clerk, WorkOS and others have a concept of "live" and "test" keys to
+give the developer a way to develop their own application without the risk of modifying real world
+resources.
+
+When you set an environment, we will return it back to you when validating the key, so you can
+handle it correctly.
+              */
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[serde(transparent)]
+    pub struct MigrationsCreateKeysBodyItemEnvironment(::std::string::String);
+    impl ::std::ops::Deref for MigrationsCreateKeysBodyItemEnvironment {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MigrationsCreateKeysBodyItemEnvironment>
+    for ::std::string::String {
+        fn from(value: MigrationsCreateKeysBodyItemEnvironment) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MigrationsCreateKeysBodyItemEnvironment {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 256usize {
+                return Err("longer than 256 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MigrationsCreateKeysBodyItemEnvironment {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MigrationsCreateKeysBodyItemEnvironment {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MigrationsCreateKeysBodyItemEnvironment {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`MigrationsCreateKeysBodyItemHash`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug
+    )]
+    pub struct MigrationsCreateKeysBodyItemHash {
+        ///The hashed and encoded key
+        pub value: ::std::string::String,
+        ///The algorithm for hashing and encoding, currently only sha256 and base64 are supported
+        pub variant: MigrationsCreateKeysBodyItemHashVariant,
+    }
+    ///The algorithm for hashing and encoding, currently only sha256 and base64 are supported
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum MigrationsCreateKeysBodyItemHashVariant {
+        #[serde(rename = "sha256_base64")]
+        Sha256Base64,
+    }
+    impl ::std::fmt::Display for MigrationsCreateKeysBodyItemHashVariant {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Sha256Base64 => f.write_str("sha256_base64"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for MigrationsCreateKeysBodyItemHashVariant {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "sha256_base64" => Ok(Self::Sha256Base64),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MigrationsCreateKeysBodyItemHashVariant {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MigrationsCreateKeysBodyItemHashVariant {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**To make it easier for your users to understand which product an api key belongs to, you can add prefix them.
+
+For example Stripe famously prefixes their customer ids with cus_ or their api keys with sk_live_.
+
+The underscore is automatically added if you are defining a prefix, for example: "prefix": "abc" will result in a key like abc_xxxxxxxxx
+*/
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[serde(transparent)]
+    pub struct MigrationsCreateKeysBodyItemPrefix(::std::string::String);
+    impl ::std::ops::Deref for MigrationsCreateKeysBodyItemPrefix {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MigrationsCreateKeysBodyItemPrefix>
+    for ::std::string::String {
+        fn from(value: MigrationsCreateKeysBodyItemPrefix) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MigrationsCreateKeysBodyItemPrefix {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 8usize {
+                return Err("longer than 8 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MigrationsCreateKeysBodyItemPrefix {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MigrationsCreateKeysBodyItemPrefix {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MigrationsCreateKeysBodyItemPrefix {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Unkey comes with per-key ratelimiting out of the box.
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug
+    )]
+    pub struct MigrationsCreateKeysBodyItemRatelimit {
+        ///The total amount of burstable requests.
+        pub limit: ::std::num::NonZeroU64,
+        ///Determines the speed at which tokens are refilled, in milliseconds.
+        #[serde(rename = "refillInterval")]
+        pub refill_interval: ::std::num::NonZeroU64,
+        ///How many tokens to refill during each refillInterval.
+        #[serde(rename = "refillRate")]
+        pub refill_rate: ::std::num::NonZeroU64,
+        ///Fast ratelimiting doesn't add latency, while consistent ratelimiting is more accurate.
+        #[serde(
+            rename = "type",
+            default = "defaults::migrations_create_keys_body_item_ratelimit_type"
+        )]
+        pub type_: MigrationsCreateKeysBodyItemRatelimitType,
+    }
+    ///Fast ratelimiting doesn't add latency, while consistent ratelimiting is more accurate.
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum MigrationsCreateKeysBodyItemRatelimitType {
+        #[serde(rename = "fast")]
+        Fast,
+        #[serde(rename = "consistent")]
+        Consistent,
+    }
+    impl ::std::fmt::Display for MigrationsCreateKeysBodyItemRatelimitType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Fast => f.write_str("fast"),
+                Self::Consistent => f.write_str("consistent"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for MigrationsCreateKeysBodyItemRatelimitType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "fast" => Ok(Self::Fast),
+                "consistent" => Ok(Self::Consistent),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MigrationsCreateKeysBodyItemRatelimitType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MigrationsCreateKeysBodyItemRatelimitType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::default::Default for MigrationsCreateKeysBodyItemRatelimitType {
+        fn default() -> Self {
+            MigrationsCreateKeysBodyItemRatelimitType::Fast
+        }
+    }
+    ///Unkey enables you to refill verifications for each key at regular intervals.
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug
+    )]
+    pub struct MigrationsCreateKeysBodyItemRefill {
+        ///The number of verifications to refill for each occurrence is determined individually for each key.
+        pub amount: ::std::num::NonZeroU64,
+        ///Unkey will automatically refill verifications at the set interval.
+        pub interval: MigrationsCreateKeysBodyItemRefillInterval,
+    }
+    ///Unkey will automatically refill verifications at the set interval.
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum MigrationsCreateKeysBodyItemRefillInterval {
+        #[serde(rename = "daily")]
+        Daily,
+        #[serde(rename = "monthly")]
+        Monthly,
+    }
+    impl ::std::fmt::Display for MigrationsCreateKeysBodyItemRefillInterval {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Daily => f.write_str("daily"),
+                Self::Monthly => f.write_str("monthly"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for MigrationsCreateKeysBodyItemRefillInterval {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "daily" => Ok(Self::Daily),
+                "monthly" => Ok(Self::Monthly),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MigrationsCreateKeysBodyItemRefillInterval {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MigrationsCreateKeysBodyItemRefillInterval {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`MigrationsCreateKeysBodyItemRolesItem`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[serde(transparent)]
+    pub struct MigrationsCreateKeysBodyItemRolesItem(::std::string::String);
+    impl ::std::ops::Deref for MigrationsCreateKeysBodyItemRolesItem {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MigrationsCreateKeysBodyItemRolesItem>
+    for ::std::string::String {
+        fn from(value: MigrationsCreateKeysBodyItemRolesItem) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MigrationsCreateKeysBodyItemRolesItem {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MigrationsCreateKeysBodyItemRolesItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MigrationsCreateKeysBodyItemRolesItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MigrationsCreateKeysBodyItemRolesItem {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`MigrationsCreateKeysResponse`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug
+    )]
+    pub struct MigrationsCreateKeysResponse {
+        ///The ids of the keys. This is not a secret and can be stored as a reference if you wish. You need the keyId to update or delete a key later.
+        #[serde(rename = "keyIds")]
+        pub key_ids: ::std::vec::Vec<::std::string::String>,
+    }
     ///`PostKeysBody`
     #[derive(
         ::schemars::JsonSchema,
@@ -2730,31 +3171,19 @@ The underscore is automatically added if you are defining a prefix, for example:
         #[serde(rename = "byteLength", default = "defaults::default_u64::<i64, 16>")]
         pub byte_length: i64,
         ///You can auto expire keys by providing a unix timestamp in milliseconds. Once Keys expire they will automatically be disabled and are no longer valid unless you enable them again.
-        #[serde(
-            rename = "expires",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expires: ::std::option::Option<i64>,
         ///This is a place for dynamic meta data, anything that feels useful for you should go here
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///The name for your Key. This is not customer facing.
-        #[serde(
-            rename = "name",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         /**Your user’s Id. This will provide a link between Unkey and your customer record.
 When validating a key, we will return this back to you, so you can clearly identify your user from their api key.*/
         #[serde(
             rename = "ownerId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub owner_id: ::std::option::Option<::std::string::String>,
         /**To make it easier for your users to understand which product an api key belongs to, you can add prefix them.
@@ -2763,27 +3192,12 @@ For example Stripe famously prefixes their customer ids with cus_ or their api k
 
 The underscore is automatically added if you are defining a prefix, for example: "prefix": "abc" will result in a key like abc_xxxxxxxxx
 */
-        #[serde(
-            rename = "prefix",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub prefix: ::std::option::Option<PostKeysBodyPrefix>,
-        #[serde(
-            rename = "ratelimit",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ratelimit: ::std::option::Option<PostKeysBodyRatelimit>,
         ///You can limit the number of requests a key can make. Once a key reaches 0 remaining requests, it will automatically be disabled and is no longer valid unless you update it.
-        #[serde(
-            rename = "remaining",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub remaining: ::std::option::Option<i64>,
     }
     /**To make it easier for your users to understand which product an api key belongs to, you can add prefix them.
@@ -2965,9 +3379,7 @@ The underscore is automatically added if you are defining a prefix, for example:
 The key will be verified against the api's configuration. If the key does not belong to the api, the verification will fail.*/
         #[serde(
             rename = "apiId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub api_id: ::std::option::Option<::std::string::String>,
         ///The key to verify
@@ -3054,78 +3466,45 @@ Possible values are:
 - RATE_LIMITED: the key has been ratelimited,
 - INSUFFICIENT_PERMISSIONS: you do not have the required permissions to perform this action
 */
-        #[serde(
-            rename = "code",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub code: ::std::option::Option<PostKeysVerifyResponseCode>,
         ///The unix timestamp in milliseconds when the key was created
         #[serde(
             rename = "createdAt",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub created_at: ::std::option::Option<i64>,
         ///The unix timestamp in milliseconds when the key was deleted. We don't delete the key outright, you can restore it later.
         #[serde(
             rename = "deletedAt",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub deleted_at: ::std::option::Option<i64>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
-        #[serde(
-            rename = "expires",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expires: ::std::option::Option<i64>,
         ///The id of the key
         #[serde(
             rename = "keyId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub key_id: ::std::option::Option<::std::string::String>,
         ///Any additional metadata you want to store with the key
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///The name of the key, give keys a name to easily identifiy their purpose
-        #[serde(
-            rename = "name",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         ///The id of the tenant associated with this key. Use whatever reference you have in your system to identify the tenant. When verifying the key, we will send this field back to you, so you know who is accessing your API.
         #[serde(
             rename = "ownerId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub owner_id: ::std::option::Option<::std::string::String>,
-        #[serde(
-            rename = "ratelimit",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ratelimit: ::std::option::Option<PostKeysVerifyResponseRatelimit>,
         ///The number of requests that can be made with this key before it becomes invalid. If this field is null or undefined, the key has no request limit.
-        #[serde(
-            rename = "remaining",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub remaining: ::std::option::Option<i64>,
         /**Whether the key is valid or not.
 A key could be invalid for a number of reasons, for example if it has expired, has no more verifications left or if it has been deleted.*/
@@ -3276,12 +3655,7 @@ Possible values are:
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///A human readable name for this resource
-        #[serde(
-            rename = "name",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         ///The type of resource
         #[serde(rename = "type")]
@@ -3318,20 +3692,15 @@ Possible values are:
 The key will be verified against the api's configuration. If the key does not belong to the api, the verification will fail.*/
         #[serde(
             rename = "apiId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub api_id: ::std::option::Option<::std::string::String>,
-        #[serde(
-            rename = "authorization",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub authorization: ::std::option::Option<V1KeysVerifyKeyRequestAuthorization>,
         ///The key to verify
         pub key: V1KeysVerifyKeyRequestKey,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ratelimit: ::std::option::Option<V1KeysVerifyKeyRequestRatelimit>,
     }
     ///Perform RBAC checks
     #[derive(
@@ -3343,7 +3712,7 @@ The key will be verified against the api's configuration. If the key does not be
         Default
     )]
     pub struct V1KeysVerifyKeyRequestAuthorization {
-        ///A query for which permissions you require
+        ///A query for which permissions you require: a permission name, or {"and": [...]} / {"or": [...]} of queries, each with at least one member.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub permissions: ::std::option::Option<::serde_json::Value>,
     }
@@ -3411,6 +3780,26 @@ The key will be verified against the api's configuration. If the key does not be
                 })
         }
     }
+    ///`V1KeysVerifyKeyRequestRatelimit`
+    #[derive(
+        ::schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug
+    )]
+    pub struct V1KeysVerifyKeyRequestRatelimit {
+        ///Override how many tokens are deducted during the ratelimit operation.
+        #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU64, 1>")]
+        pub cost: ::std::num::NonZeroU64,
+    }
+    impl ::std::default::Default for V1KeysVerifyKeyRequestRatelimit {
+        fn default() -> Self {
+            Self {
+                cost: defaults::default_nzu64::<::std::num::NonZeroU64, 1>(),
+            }
+        }
+    }
     ///`V1KeysVerifyKeyResponse`
     #[derive(
         ::schemars::JsonSchema,
@@ -3420,8 +3809,9 @@ The key will be verified against the api's configuration. If the key does not be
         Debug
     )]
     pub struct V1KeysVerifyKeyResponse {
-        /**If the key is invalid this field will be set to the reason why it is invalid.
+        /**A machine readable code why the key is not valid.
 Possible values are:
+- VALID: the key is valid and you should proceed
 - NOT_FOUND: the key does not exist or has expired
 - FORBIDDEN: the key is not allowed to access the api
 - USAGE_EXCEEDED: the key has exceeded its request limit
@@ -3430,88 +3820,52 @@ Possible values are:
 - DISABLED: the key is disabled
 - INSUFFICIENT_PERMISSIONS: you do not have the required permissions to perform this action
 */
-        #[serde(
-            rename = "code",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
-        pub code: ::std::option::Option<V1KeysVerifyKeyResponseCode>,
+        pub code: V1KeysVerifyKeyResponseCode,
         ///Sets the key to be enabled or disabled. Disabled keys will not verify.
-        #[serde(
-            rename = "enabled",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enabled: ::std::option::Option<bool>,
         ///The environment of the key, this is what what you set when you crated the key
-        #[serde(
-            rename = "environment",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub environment: ::std::option::Option<::std::string::String>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
-        #[serde(
-            rename = "expires",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expires: ::std::option::Option<i64>,
         ///The id of the key
         #[serde(
             rename = "keyId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub key_id: ::std::option::Option<::std::string::String>,
         ///Any additional metadata you want to store with the key
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         ///The name of the key, give keys a name to easily identifiy their purpose
-        #[serde(
-            rename = "name",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         ///The id of the tenant associated with this key. Use whatever reference you have in your system to identify the tenant. When verifying the key, we will send this field back to you, so you know who is accessing your API.
         #[serde(
             rename = "ownerId",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub owner_id: ::std::option::Option<::std::string::String>,
         ///A list of all the permissions this key is connected to.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub permissions: ::std::vec::Vec<::std::string::String>,
-        #[serde(
-            rename = "ratelimit",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ratelimit: ::std::option::Option<V1KeysVerifyKeyResponseRatelimit>,
         ///The number of requests that can be made with this key before it becomes invalid. If this field is null or undefined, the key has no request limit.
-        #[serde(
-            rename = "remaining",
-            default,
-            skip_serializing_if = "Option::is_none",
-            deserialize_with = "present_not_null::deserialize"
-        )]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub remaining: ::std::option::Option<i64>,
+        ///The id of this request, as in the Unkey-Request-Id response header.
+        #[serde(rename = "requestId")]
+        pub request_id: ::std::string::String,
         /**Whether the key is valid or not.
 A key could be invalid for a number of reasons, for example if it has expired, has no more verifications left or if it has been deleted.*/
         pub valid: bool,
     }
-    /**If the key is invalid this field will be set to the reason why it is invalid.
+    /**A machine readable code why the key is not valid.
 Possible values are:
+- VALID: the key is valid and you should proceed
 - NOT_FOUND: the key does not exist or has expired
 - FORBIDDEN: the key is not allowed to access the api
 - USAGE_EXCEEDED: the key has exceeded its request limit
@@ -3534,6 +3888,8 @@ Possible values are:
         PartialOrd
     )]
     pub enum V1KeysVerifyKeyResponseCode {
+        #[serde(rename = "VALID")]
+        Valid,
         #[serde(rename = "NOT_FOUND")]
         NotFound,
         #[serde(rename = "FORBIDDEN")]
@@ -3552,6 +3908,7 @@ Possible values are:
     impl ::std::fmt::Display for V1KeysVerifyKeyResponseCode {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             match *self {
+                Self::Valid => f.write_str("VALID"),
                 Self::NotFound => f.write_str("NOT_FOUND"),
                 Self::Forbidden => f.write_str("FORBIDDEN"),
                 Self::UsageExceeded => f.write_str("USAGE_EXCEEDED"),
@@ -3568,6 +3925,7 @@ Possible values are:
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
+                "VALID" => Ok(Self::Valid),
                 "NOT_FOUND" => Ok(Self::NotFound),
                 "FORBIDDEN" => Ok(Self::Forbidden),
                 "USAGE_EXCEEDED" => Ok(Self::UsageExceeded),
@@ -3641,6 +3999,9 @@ Possible values are:
         pub(super) fn keys_get_verifications_query_granularity() -> super::KeysGetVerificationsQueryGranularity {
             super::KeysGetVerificationsQueryGranularity::Day
         }
+        pub(super) fn migrations_create_keys_body_item_ratelimit_type() -> super::MigrationsCreateKeysBodyItemRatelimitType {
+            super::MigrationsCreateKeysBodyItemRatelimitType::Fast
+        }
         pub(super) fn post_keys_body_ratelimit_type() -> super::PostKeysBodyRatelimitType {
             super::PostKeysBodyRatelimitType::Fast
         }
@@ -3691,18 +4052,6 @@ Possible values are:
             D: ::serde::Deserializer<'de>,
         {
             <Option<T> as ::serde::Deserialize>::deserialize(deserializer).map(Some)
-        }
-    }
-    /// Deserializes an optional field whose schema does not admit `null`:
-    /// absent (with `#[serde(default)]`) is `None`, and `null` is an error
-    /// rather than a second spelling of absent.
-    pub mod present_not_null {
-        pub fn deserialize<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
-        where
-            T: ::serde::Deserialize<'de>,
-            D: ::serde::Deserializer<'de>,
-        {
-            T::deserialize(deserializer).map(Some)
         }
     }
 }
@@ -3853,6 +4202,18 @@ pub trait UnkeyApi {
         body: crate::api::Body<types::RatelimitsLimitBody>,
     ) -> Result<
         crate::api::Reply<types::RatelimitsLimitResponse>,
+        crate::api::unkey::Error,
+    >;
+    #[endpoint{method = POST,
+    path = "/v1/migrations.createKeys",
+    operation_id = "migrations_create_keys",
+    tags = [],
+    }]
+    async fn migrations_create_keys(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        body: crate::api::Body<types::MigrationsCreateKeysBody>,
+    ) -> Result<
+        crate::api::Reply<types::MigrationsCreateKeysResponse>,
         crate::api::unkey::Error,
     >;
     #[endpoint{method = POST,
@@ -4021,6 +4382,16 @@ pub fn register_unkey<S: UnkeyApi>(
             dropshot::Method::POST,
             "application/json",
             "/v1/ratelimits.limit",
+            dropshot::ApiEndpointVersions::All,
+        ),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+            "migrations_create_keys".to_string(),
+            <S as UnkeyApi>::migrations_create_keys,
+            dropshot::Method::POST,
+            "application/json",
+            "/v1/migrations.createKeys",
             dropshot::ApiEndpointVersions::All,
         ),
     )?;
@@ -5304,6 +5675,102 @@ pub fn register_unkey<S: UnkeyApi>(
     )?;
     api.register(
         dropshot::ApiEndpoint::new(
+                "v1_migrations_create_keys_get_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::GET,
+                "application/json",
+                "/v1/migrations.createKeys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_migrations_create_keys_put_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::PUT,
+                "application/json",
+                "/v1/migrations.createKeys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_migrations_create_keys_patch_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::PATCH,
+                "application/json",
+                "/v1/migrations.createKeys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_migrations_create_keys_delete_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::DELETE,
+                "application/json",
+                "/v1/migrations.createKeys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_migrations_create_keys_options_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::OPTIONS,
+                "application/json",
+                "/v1/migrations.createKeys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
+                "v1_migrations_create_keys_trace_not_allowed".to_string(),
+                |rqctx: dropshot::RequestContext<S::Context>| {
+                    crate::api::method_not_allowed::<
+                        S::Context,
+                        crate::api::unkey::Error,
+                    >(rqctx, "POST")
+                },
+                dropshot::Method::TRACE,
+                "application/json",
+                "/v1/migrations.createKeys",
+                dropshot::ApiEndpointVersions::All,
+            )
+            .visible(false),
+    )?;
+    api.register(
+        dropshot::ApiEndpoint::new(
                 "v1_keys_get_not_allowed".to_string(),
                 |rqctx: dropshot::RequestContext<S::Context>| {
                     crate::api::method_not_allowed::<
@@ -5614,5 +6081,210 @@ pub fn register_unkey<S: UnkeyApi>(
             )
             .visible(false),
     )?;
+    Ok(())
+}
+/// The spec this module was generated from, with its overlay applied:
+/// the document keyward serves.
+pub const DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/unkey.openapi.json"));
+/// [`DOCUMENT`], parsed once.
+pub fn document() -> &'static Result<crate::api::rules::Document, String> {
+    static DOCUMENT_PARSED: ::std::sync::OnceLock<
+        Result<crate::api::rules::Document, String>,
+    > = ::std::sync::OnceLock::new();
+    crate::api::rules::Document::load(&DOCUMENT_PARSED, DOCUMENT)
+}
+impl crate::api::rules::RequestRules for types::ApisCreateApiBody {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "ApisCreateApiBody",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::ApisDeleteApiBody {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "ApisDeleteApiBody",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::ApisGetApiQuery {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "ApisGetApiQuery",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::ApisListKeysQuery {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "ApisListKeysQuery",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::GetApisApiIdKeysPath {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "GetApisApiIdKeysPath",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::GetApisApiIdKeysQuery {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "GetApisApiIdKeysQuery",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::KeysCreateKeyBody {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "KeysCreateKeyBody",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::KeysDeleteKeyBody {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "KeysDeleteKeyBody",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::KeysGetKeyQuery {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "KeysGetKeyQuery",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::KeysGetVerificationsQuery {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "KeysGetVerificationsQuery",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::KeysUpdateKeyBody {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "KeysUpdateKeyBody",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::KeysUpdateRemainingBody {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "KeysUpdateRemainingBody",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::MigrationsCreateKeysBody {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "MigrationsCreateKeysBody",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::PostKeysBody {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "PostKeysBody",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::PostKeysVerifyBody {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "PostKeysVerifyBody",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::RatelimitsLimitBody {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "RatelimitsLimitBody",
+            ))
+    }
+}
+impl crate::api::rules::RequestRules for types::V1KeysVerifyKeyRequest {
+    fn rules() -> &'static crate::api::rules::Rules {
+        static RULES: ::std::sync::OnceLock<crate::api::rules::Rules> = ::std::sync::OnceLock::new();
+        RULES
+            .get_or_init(|| crate::api::rules::Rules::compile(
+                document(),
+                "V1KeysVerifyKeyRequest",
+            ))
+    }
+}
+/// Compiles the rules of every request type, so that a schema that
+/// does not compile stops the server at start.
+pub fn compile_request_rules() -> Result<(), String> {
+    <types::ApisCreateApiBody as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::ApisDeleteApiBody as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::ApisGetApiQuery as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::ApisListKeysQuery as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::GetApisApiIdKeysPath as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::GetApisApiIdKeysQuery as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::KeysCreateKeyBody as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::KeysDeleteKeyBody as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::KeysGetKeyQuery as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::KeysGetVerificationsQuery as crate::api::rules::RequestRules>::rules()
+        .ready()?;
+    <types::KeysUpdateKeyBody as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::KeysUpdateRemainingBody as crate::api::rules::RequestRules>::rules()
+        .ready()?;
+    <types::MigrationsCreateKeysBody as crate::api::rules::RequestRules>::rules()
+        .ready()?;
+    <types::PostKeysBody as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::PostKeysVerifyBody as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::RatelimitsLimitBody as crate::api::rules::RequestRules>::rules().ready()?;
+    <types::V1KeysVerifyKeyRequest as crate::api::rules::RequestRules>::rules().ready()?;
     Ok(())
 }

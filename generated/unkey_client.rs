@@ -1354,7 +1354,7 @@ pub mod types {
         pub limit: ::std::num::NonZeroU64,
         ///Use this to fetch the next page of results. A new cursor will be returned in the response if there are more results.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub offset: ::std::option::Option<f64>,
+        pub offset: ::std::option::Option<i64>,
         ///If provided, this will only return keys where the `ownerId` matches.
         #[serde(
             rename = "ownerId",
@@ -1488,19 +1488,19 @@ pub mod types {
             rename = "createdAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub created_at: ::std::option::Option<f64>,
+        pub created_at: ::std::option::Option<i64>,
         ///The unix timestamp in milliseconds when the key was deleted. We don't delete the key outright, you can restore it later.
         #[serde(
             rename = "deletedAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub deleted_at: ::std::option::Option<f64>,
+        pub deleted_at: ::std::option::Option<i64>,
         ///Sets if key is enabled or disabled. Disabled keys are not valid.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enabled: ::std::option::Option<bool>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires: ::std::option::Option<f64>,
+        pub expires: ::std::option::Option<i64>,
         ///The id of the key
         pub id: ::std::string::String,
         ///Any additional metadata you want to store with the key
@@ -1524,7 +1524,7 @@ pub mod types {
         pub refill: ::std::option::Option<KeyRefill>,
         ///The number of requests that can be made with this key before it becomes invalid. If this field is null or undefined, the key has no request limit.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub remaining: ::std::option::Option<f64>,
+        pub remaining: ::std::option::Option<i64>,
         ///All roles this key belongs to
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub roles: ::std::vec::Vec<::std::string::String>,
@@ -1631,7 +1631,7 @@ pub mod types {
             rename = "lastRefillAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub last_refill_at: ::std::option::Option<f64>,
+        pub last_refill_at: ::std::option::Option<i64>,
     }
     impl KeyRefill {
         pub fn builder() -> builder::KeyRefill {
@@ -1713,7 +1713,7 @@ resources.
 
 When you set an environment, we will return it back to you when validating the key, so you can
 handle it correctly.
- */
+              */
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub environment: ::std::option::Option<KeysCreateKeyBodyEnvironment>,
         ///You can auto expire keys by providing a unix timestamp in milliseconds. Once Keys expire they will automatically be disabled and are no longer valid unless you enable them again.
@@ -1764,7 +1764,7 @@ resources.
 
 When you set an environment, we will return it back to you when validating the key, so you can
 handle it correctly.
- */
+              */
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct KeysCreateKeyBodyEnvironment(::std::string::String);
@@ -2489,14 +2489,14 @@ The underscore is automatically added if you are defining a prefix, for example:
     pub struct KeysGetVerificationsResponseVerificationsItem {
         ///The number of requests that were rate limited
         #[serde(rename = "rateLimited")]
-        pub rate_limited: f64,
+        pub rate_limited: i64,
         ///The number of successful requests
-        pub success: f64,
+        pub success: i64,
         ///The timestamp of the usage data
         pub time: ::std::num::NonZeroU64,
         ///The number of requests that exceeded the usage limit
         #[serde(rename = "usageExceeded")]
-        pub usage_exceeded: f64,
+        pub usage_exceeded: i64,
     }
     impl KeysGetVerificationsResponseVerificationsItem {
         pub fn builder() -> builder::KeysGetVerificationsResponseVerificationsItem {
@@ -2511,7 +2511,7 @@ The underscore is automatically added if you are defining a prefix, for example:
         pub enabled: ::std::option::Option<bool>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires: ::std::option::Option<f64>,
+        pub expires: ::std::option::Option<i64>,
         ///The id of the key you want to modify
         #[serde(rename = "keyId")]
         pub key_id: ::std::string::String,
@@ -2537,7 +2537,7 @@ The underscore is automatically added if you are defining a prefix, for example:
         pub refill: ::std::option::Option<KeysUpdateKeyBodyRefill>,
         ///The number of requests that can be made with this key before it becomes invalid. Set `null` to disable.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub remaining: ::std::option::Option<f64>,
+        pub remaining: ::std::option::Option<i64>,
     }
     impl KeysUpdateKeyBody {
         pub fn builder() -> builder::KeysUpdateKeyBody {
@@ -2803,6 +2803,508 @@ The underscore is automatically added if you are defining a prefix, for example:
     }
     impl KeysUpdateRemainingResponse {
         pub fn builder() -> builder::KeysUpdateRemainingResponse {
+            Default::default()
+        }
+    }
+    ///`MigrationsCreateKeysBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct MigrationsCreateKeysBody(
+        pub ::std::vec::Vec<MigrationsCreateKeysBodyItem>,
+    );
+    impl ::std::ops::Deref for MigrationsCreateKeysBody {
+        type Target = ::std::vec::Vec<MigrationsCreateKeysBodyItem>;
+        fn deref(&self) -> &::std::vec::Vec<MigrationsCreateKeysBodyItem> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MigrationsCreateKeysBody>
+    for ::std::vec::Vec<MigrationsCreateKeysBodyItem> {
+        fn from(value: MigrationsCreateKeysBody) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::vec::Vec<MigrationsCreateKeysBodyItem>>
+    for MigrationsCreateKeysBody {
+        fn from(value: ::std::vec::Vec<MigrationsCreateKeysBodyItem>) -> Self {
+            Self(value)
+        }
+    }
+    ///`MigrationsCreateKeysBodyItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct MigrationsCreateKeysBodyItem {
+        ///Choose an `API` where this key should be created.
+        #[serde(rename = "apiId")]
+        pub api_id: ::std::string::String,
+        ///Sets if key is enabled or disabled. Disabled keys are not valid.
+        #[serde(default = "defaults::default_bool::<true>")]
+        pub enabled: bool,
+        /**Environments allow you to divide your keyspace.
+
+Some applications like Stripe, Clerk, WorkOS and others have a concept of "live" and "test" keys to
+give the developer a way to develop their own application without the risk of modifying real world
+resources.
+
+When you set an environment, we will return it back to you when validating the key, so you can
+handle it correctly.
+              */
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub environment: ::std::option::Option<MigrationsCreateKeysBodyItemEnvironment>,
+        ///You can auto expire keys by providing a unix timestamp in milliseconds. Once Keys expire they will automatically be disabled and are no longer valid unless you enable them again.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires: ::std::option::Option<i64>,
+        pub hash: MigrationsCreateKeysBodyItemHash,
+        ///This is a place for dynamic meta data, anything that feels useful for you should go here
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///The name for your Key. This is not customer facing.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        /**Your user’s Id. This will provide a link between Unkey and your customer record.
+When validating a key, we will return this back to you, so you can clearly identify your user from their api key.*/
+        #[serde(
+            rename = "ownerId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub owner_id: ::std::option::Option<::std::string::String>,
+        /**To make it easier for your users to understand which product an api key belongs to, you can add prefix them.
+
+For example Stripe famously prefixes their customer ids with cus_ or their api keys with sk_live_.
+
+The underscore is automatically added if you are defining a prefix, for example: "prefix": "abc" will result in a key like abc_xxxxxxxxx
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prefix: ::std::option::Option<MigrationsCreateKeysBodyItemPrefix>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ratelimit: ::std::option::Option<MigrationsCreateKeysBodyItemRatelimit>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub refill: ::std::option::Option<MigrationsCreateKeysBodyItemRefill>,
+        ///You can limit the number of requests a key can make. Once a key reaches 0 remaining requests, it will automatically be disabled and is no longer valid unless you update it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub remaining: ::std::option::Option<::std::num::NonZeroU64>,
+        ///A list of roles that this key should have. If the role does not exist, an error is thrown
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub roles: ::std::vec::Vec<MigrationsCreateKeysBodyItemRolesItem>,
+        ///The first 4 characters of the key. If a prefix is used, it should be the prefix plus 4 characters.
+        #[serde(default)]
+        pub start: ::std::string::String,
+    }
+    impl MigrationsCreateKeysBodyItem {
+        pub fn builder() -> builder::MigrationsCreateKeysBodyItem {
+            Default::default()
+        }
+    }
+    /**Environments allow you to divide your keyspace.
+
+Some applications like Stripe, Clerk, WorkOS and others have a concept of "live" and "test" keys to
+give the developer a way to develop their own application without the risk of modifying real world
+resources.
+
+When you set an environment, we will return it back to you when validating the key, so you can
+handle it correctly.
+              */
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MigrationsCreateKeysBodyItemEnvironment(::std::string::String);
+    impl ::std::ops::Deref for MigrationsCreateKeysBodyItemEnvironment {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MigrationsCreateKeysBodyItemEnvironment>
+    for ::std::string::String {
+        fn from(value: MigrationsCreateKeysBodyItemEnvironment) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MigrationsCreateKeysBodyItemEnvironment {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 256usize {
+                return Err("longer than 256 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MigrationsCreateKeysBodyItemEnvironment {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MigrationsCreateKeysBodyItemEnvironment {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MigrationsCreateKeysBodyItemEnvironment {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`MigrationsCreateKeysBodyItemHash`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct MigrationsCreateKeysBodyItemHash {
+        ///The hashed and encoded key
+        pub value: ::std::string::String,
+        ///The algorithm for hashing and encoding, currently only sha256 and base64 are supported
+        pub variant: MigrationsCreateKeysBodyItemHashVariant,
+    }
+    impl MigrationsCreateKeysBodyItemHash {
+        pub fn builder() -> builder::MigrationsCreateKeysBodyItemHash {
+            Default::default()
+        }
+    }
+    ///The algorithm for hashing and encoding, currently only sha256 and base64 are supported
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum MigrationsCreateKeysBodyItemHashVariant {
+        #[serde(rename = "sha256_base64")]
+        Sha256Base64,
+    }
+    impl ::std::fmt::Display for MigrationsCreateKeysBodyItemHashVariant {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Sha256Base64 => f.write_str("sha256_base64"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for MigrationsCreateKeysBodyItemHashVariant {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "sha256_base64" => Ok(Self::Sha256Base64),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MigrationsCreateKeysBodyItemHashVariant {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MigrationsCreateKeysBodyItemHashVariant {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**To make it easier for your users to understand which product an api key belongs to, you can add prefix them.
+
+For example Stripe famously prefixes their customer ids with cus_ or their api keys with sk_live_.
+
+The underscore is automatically added if you are defining a prefix, for example: "prefix": "abc" will result in a key like abc_xxxxxxxxx
+*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MigrationsCreateKeysBodyItemPrefix(::std::string::String);
+    impl ::std::ops::Deref for MigrationsCreateKeysBodyItemPrefix {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MigrationsCreateKeysBodyItemPrefix>
+    for ::std::string::String {
+        fn from(value: MigrationsCreateKeysBodyItemPrefix) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MigrationsCreateKeysBodyItemPrefix {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 8usize {
+                return Err("longer than 8 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MigrationsCreateKeysBodyItemPrefix {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MigrationsCreateKeysBodyItemPrefix {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MigrationsCreateKeysBodyItemPrefix {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Unkey comes with per-key ratelimiting out of the box.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct MigrationsCreateKeysBodyItemRatelimit {
+        ///The total amount of burstable requests.
+        pub limit: ::std::num::NonZeroU64,
+        ///Determines the speed at which tokens are refilled, in milliseconds.
+        #[serde(rename = "refillInterval")]
+        pub refill_interval: ::std::num::NonZeroU64,
+        ///How many tokens to refill during each refillInterval.
+        #[serde(rename = "refillRate")]
+        pub refill_rate: ::std::num::NonZeroU64,
+        ///Fast ratelimiting doesn't add latency, while consistent ratelimiting is more accurate.
+        #[serde(
+            rename = "type",
+            default = "defaults::migrations_create_keys_body_item_ratelimit_type"
+        )]
+        pub type_: MigrationsCreateKeysBodyItemRatelimitType,
+    }
+    impl MigrationsCreateKeysBodyItemRatelimit {
+        pub fn builder() -> builder::MigrationsCreateKeysBodyItemRatelimit {
+            Default::default()
+        }
+    }
+    ///Fast ratelimiting doesn't add latency, while consistent ratelimiting is more accurate.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum MigrationsCreateKeysBodyItemRatelimitType {
+        #[serde(rename = "fast")]
+        Fast,
+        #[serde(rename = "consistent")]
+        Consistent,
+    }
+    impl ::std::fmt::Display for MigrationsCreateKeysBodyItemRatelimitType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Fast => f.write_str("fast"),
+                Self::Consistent => f.write_str("consistent"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for MigrationsCreateKeysBodyItemRatelimitType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "fast" => Ok(Self::Fast),
+                "consistent" => Ok(Self::Consistent),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MigrationsCreateKeysBodyItemRatelimitType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MigrationsCreateKeysBodyItemRatelimitType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::default::Default for MigrationsCreateKeysBodyItemRatelimitType {
+        fn default() -> Self {
+            MigrationsCreateKeysBodyItemRatelimitType::Fast
+        }
+    }
+    ///Unkey enables you to refill verifications for each key at regular intervals.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct MigrationsCreateKeysBodyItemRefill {
+        ///The number of verifications to refill for each occurrence is determined individually for each key.
+        pub amount: ::std::num::NonZeroU64,
+        ///Unkey will automatically refill verifications at the set interval.
+        pub interval: MigrationsCreateKeysBodyItemRefillInterval,
+    }
+    impl MigrationsCreateKeysBodyItemRefill {
+        pub fn builder() -> builder::MigrationsCreateKeysBodyItemRefill {
+            Default::default()
+        }
+    }
+    ///Unkey will automatically refill verifications at the set interval.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum MigrationsCreateKeysBodyItemRefillInterval {
+        #[serde(rename = "daily")]
+        Daily,
+        #[serde(rename = "monthly")]
+        Monthly,
+    }
+    impl ::std::fmt::Display for MigrationsCreateKeysBodyItemRefillInterval {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Daily => f.write_str("daily"),
+                Self::Monthly => f.write_str("monthly"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for MigrationsCreateKeysBodyItemRefillInterval {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "daily" => Ok(Self::Daily),
+                "monthly" => Ok(Self::Monthly),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MigrationsCreateKeysBodyItemRefillInterval {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MigrationsCreateKeysBodyItemRefillInterval {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`MigrationsCreateKeysBodyItemRolesItem`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MigrationsCreateKeysBodyItemRolesItem(::std::string::String);
+    impl ::std::ops::Deref for MigrationsCreateKeysBodyItemRolesItem {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MigrationsCreateKeysBodyItemRolesItem>
+    for ::std::string::String {
+        fn from(value: MigrationsCreateKeysBodyItemRolesItem) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MigrationsCreateKeysBodyItemRolesItem {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MigrationsCreateKeysBodyItemRolesItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MigrationsCreateKeysBodyItemRolesItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MigrationsCreateKeysBodyItemRolesItem {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`MigrationsCreateKeysResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct MigrationsCreateKeysResponse {
+        ///The ids of the keys. This is not a secret and can be stored as a reference if you wish. You need the keyId to update or delete a key later.
+        #[serde(rename = "keyIds")]
+        pub key_ids: ::std::vec::Vec<::std::string::String>,
+    }
+    impl MigrationsCreateKeysResponse {
+        pub fn builder() -> builder::MigrationsCreateKeysResponse {
             Default::default()
         }
     }
@@ -3093,16 +3595,16 @@ Possible values are:
             rename = "createdAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub created_at: ::std::option::Option<f64>,
+        pub created_at: ::std::option::Option<i64>,
         ///The unix timestamp in milliseconds when the key was deleted. We don't delete the key outright, you can restore it later.
         #[serde(
             rename = "deletedAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub deleted_at: ::std::option::Option<f64>,
+        pub deleted_at: ::std::option::Option<i64>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires: ::std::option::Option<f64>,
+        pub expires: ::std::option::Option<i64>,
         ///The id of the key
         #[serde(
             rename = "keyId",
@@ -3125,7 +3627,7 @@ Possible values are:
         pub ratelimit: ::std::option::Option<PostKeysVerifyResponseRatelimit>,
         ///The number of requests that can be made with this key before it becomes invalid. If this field is null or undefined, the key has no request limit.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub remaining: ::std::option::Option<f64>,
+        pub remaining: ::std::option::Option<i64>,
         /**Whether the key is valid or not.
 A key could be invalid for a number of reasons, for example if it has expired, has no more verifications left or if it has been deleted.*/
         pub valid: bool,
@@ -3221,11 +3723,11 @@ Possible values are:
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct PostKeysVerifyResponseRatelimit {
         ///Maximum number of requests that can be made inside a window
-        pub limit: f64,
+        pub limit: i64,
         ///Remaining requests after this verification
-        pub remaining: f64,
+        pub remaining: i64,
         ///Unix timestamp in milliseconds when the ratelimit will reset
-        pub reset: f64,
+        pub reset: i64,
     }
     impl PostKeysVerifyResponseRatelimit {
         pub fn builder() -> builder::PostKeysVerifyResponseRatelimit {
@@ -3276,7 +3778,7 @@ Possible values are:
         #[serde(flatten, skip_serializing_if = "::std::option::Option::is_none")]
         pub subtype_1: ::std::option::Option<bool>,
         #[serde(flatten, skip_serializing_if = "::std::option::Option::is_none")]
-        pub subtype_2: ::std::option::Option<f64>,
+        pub subtype_2: ::std::option::Option<i64>,
         #[serde(flatten, skip_serializing_if = "::std::option::Option::is_none")]
         pub subtype_3: ::std::option::Option<::serde_json::Value>,
         #[serde(flatten, skip_serializing_if = "::std::option::Option::is_none")]
@@ -3321,7 +3823,7 @@ Possible values are:
         #[serde(flatten, skip_serializing_if = "::std::option::Option::is_none")]
         pub subtype_1: ::std::option::Option<bool>,
         #[serde(flatten, skip_serializing_if = "::std::option::Option::is_none")]
-        pub subtype_2: ::std::option::Option<f64>,
+        pub subtype_2: ::std::option::Option<i64>,
         #[serde(flatten, skip_serializing_if = "::std::option::Option::is_none")]
         pub subtype_3: ::std::option::Option<::serde_json::Value>,
         #[serde(flatten, skip_serializing_if = "::std::option::Option::is_none")]
@@ -3336,11 +3838,11 @@ Possible values are:
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct RatelimitsLimitResponse {
         ///How many requests are allowed within a window.
-        pub limit: f64,
+        pub limit: i64,
         ///How many requests can still be made in the current window.
-        pub remaining: f64,
+        pub remaining: i64,
         ///A unix millisecond timestamp when the limits reset.
-        pub reset: f64,
+        pub reset: i64,
         ///Returns true if the request should be processed, false if it was rejected.
         pub success: bool,
     }
@@ -3363,6 +3865,8 @@ The key will be verified against the api's configuration. If the key does not be
         pub authorization: ::std::option::Option<V1KeysVerifyKeyRequestAuthorization>,
         ///The key to verify
         pub key: V1KeysVerifyKeyRequestKey,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ratelimit: ::std::option::Option<V1KeysVerifyKeyRequestRatelimit>,
     }
     impl V1KeysVerifyKeyRequest {
         pub fn builder() -> builder::V1KeysVerifyKeyRequest {
@@ -3372,7 +3876,7 @@ The key will be verified against the api's configuration. If the key does not be
     ///Perform RBAC checks
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct V1KeysVerifyKeyRequestAuthorization {
-        ///A query for which permissions you require
+        ///A query for which permissions you require: a permission name, or {"and": [...]} / {"or": [...]} of queries, each with at least one member.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub permissions: ::std::option::Option<::serde_json::Value>,
     }
@@ -3435,11 +3939,31 @@ The key will be verified against the api's configuration. If the key does not be
                 })
         }
     }
+    ///`V1KeysVerifyKeyRequestRatelimit`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct V1KeysVerifyKeyRequestRatelimit {
+        ///Override how many tokens are deducted during the ratelimit operation.
+        #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU64, 1>")]
+        pub cost: ::std::num::NonZeroU64,
+    }
+    impl ::std::default::Default for V1KeysVerifyKeyRequestRatelimit {
+        fn default() -> Self {
+            Self {
+                cost: defaults::default_nzu64::<::std::num::NonZeroU64, 1>(),
+            }
+        }
+    }
+    impl V1KeysVerifyKeyRequestRatelimit {
+        pub fn builder() -> builder::V1KeysVerifyKeyRequestRatelimit {
+            Default::default()
+        }
+    }
     ///`V1KeysVerifyKeyResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct V1KeysVerifyKeyResponse {
-        /**If the key is invalid this field will be set to the reason why it is invalid.
+        /**A machine readable code why the key is not valid.
 Possible values are:
+- VALID: the key is valid and you should proceed
 - NOT_FOUND: the key does not exist or has expired
 - FORBIDDEN: the key is not allowed to access the api
 - USAGE_EXCEEDED: the key has exceeded its request limit
@@ -3448,8 +3972,7 @@ Possible values are:
 - DISABLED: the key is disabled
 - INSUFFICIENT_PERMISSIONS: you do not have the required permissions to perform this action
 */
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub code: ::std::option::Option<V1KeysVerifyKeyResponseCode>,
+        pub code: V1KeysVerifyKeyResponseCode,
         ///Sets the key to be enabled or disabled. Disabled keys will not verify.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enabled: ::std::option::Option<bool>,
@@ -3458,7 +3981,7 @@ Possible values are:
         pub environment: ::std::option::Option<::std::string::String>,
         ///The unix timestamp in milliseconds when the key will expire. If this field is null or undefined, the key is not expiring.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires: ::std::option::Option<f64>,
+        pub expires: ::std::option::Option<i64>,
         ///The id of the key
         #[serde(
             rename = "keyId",
@@ -3484,7 +4007,10 @@ Possible values are:
         pub ratelimit: ::std::option::Option<V1KeysVerifyKeyResponseRatelimit>,
         ///The number of requests that can be made with this key before it becomes invalid. If this field is null or undefined, the key has no request limit.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub remaining: ::std::option::Option<f64>,
+        pub remaining: ::std::option::Option<i64>,
+        ///The id of this request, as in the Unkey-Request-Id response header.
+        #[serde(rename = "requestId")]
+        pub request_id: ::std::string::String,
         /**Whether the key is valid or not.
 A key could be invalid for a number of reasons, for example if it has expired, has no more verifications left or if it has been deleted.*/
         pub valid: bool,
@@ -3494,8 +4020,9 @@ A key could be invalid for a number of reasons, for example if it has expired, h
             Default::default()
         }
     }
-    /**If the key is invalid this field will be set to the reason why it is invalid.
+    /**A machine readable code why the key is not valid.
 Possible values are:
+- VALID: the key is valid and you should proceed
 - NOT_FOUND: the key does not exist or has expired
 - FORBIDDEN: the key is not allowed to access the api
 - USAGE_EXCEEDED: the key has exceeded its request limit
@@ -3517,6 +4044,8 @@ Possible values are:
         PartialOrd
     )]
     pub enum V1KeysVerifyKeyResponseCode {
+        #[serde(rename = "VALID")]
+        Valid,
         #[serde(rename = "NOT_FOUND")]
         NotFound,
         #[serde(rename = "FORBIDDEN")]
@@ -3535,6 +4064,7 @@ Possible values are:
     impl ::std::fmt::Display for V1KeysVerifyKeyResponseCode {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             match *self {
+                Self::Valid => f.write_str("VALID"),
                 Self::NotFound => f.write_str("NOT_FOUND"),
                 Self::Forbidden => f.write_str("FORBIDDEN"),
                 Self::UsageExceeded => f.write_str("USAGE_EXCEEDED"),
@@ -3551,6 +4081,7 @@ Possible values are:
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
+                "VALID" => Ok(Self::Valid),
                 "NOT_FOUND" => Ok(Self::NotFound),
                 "FORBIDDEN" => Ok(Self::Forbidden),
                 "USAGE_EXCEEDED" => Ok(Self::UsageExceeded),
@@ -3582,11 +4113,11 @@ Possible values are:
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct V1KeysVerifyKeyResponseRatelimit {
         ///Maximum number of requests that can be made inside a window
-        pub limit: f64,
+        pub limit: i64,
         ///Remaining requests after this verification
-        pub remaining: f64,
+        pub remaining: i64,
         ///Unix timestamp in milliseconds when the ratelimit will reset
-        pub reset: f64,
+        pub reset: i64,
     }
     impl V1KeysVerifyKeyResponseRatelimit {
         pub fn builder() -> builder::V1KeysVerifyKeyResponseRatelimit {
@@ -5026,7 +5557,7 @@ Possible values are:
         pub struct GetApisApiIdKeysQuery {
             limit: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
             offset: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
             owner_id: ::std::result::Result<
@@ -5060,7 +5591,7 @@ Possible values are:
             }
             pub fn offset<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.offset = value
@@ -5357,11 +5888,11 @@ Possible values are:
                 ::std::string::String,
             >,
             created_at: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
             deleted_at: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
             enabled: ::std::result::Result<
@@ -5369,7 +5900,7 @@ Possible values are:
                 ::std::string::String,
             >,
             expires: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -5398,7 +5929,7 @@ Possible values are:
                 ::std::string::String,
             >,
             remaining: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
             roles: ::std::result::Result<
@@ -5448,7 +5979,7 @@ Possible values are:
             }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.created_at = value
@@ -5460,7 +5991,7 @@ Possible values are:
             }
             pub fn deleted_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.deleted_at = value
@@ -5484,7 +6015,7 @@ Possible values are:
             }
             pub fn expires<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.expires = value
@@ -5580,7 +6111,7 @@ Possible values are:
             }
             pub fn remaining<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.remaining = value
@@ -5782,7 +6313,7 @@ Possible values are:
                 ::std::string::String,
             >,
             last_refill_at: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
         }
@@ -5822,7 +6353,7 @@ Possible values are:
             }
             pub fn last_refill_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.last_refill_at = value
@@ -6618,10 +7149,10 @@ Possible values are:
         }
         #[derive(Clone, Debug)]
         pub struct KeysGetVerificationsResponseVerificationsItem {
-            rate_limited: ::std::result::Result<f64, ::std::string::String>,
-            success: ::std::result::Result<f64, ::std::string::String>,
+            rate_limited: ::std::result::Result<i64, ::std::string::String>,
+            success: ::std::result::Result<i64, ::std::string::String>,
             time: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
-            usage_exceeded: ::std::result::Result<f64, ::std::string::String>,
+            usage_exceeded: ::std::result::Result<i64, ::std::string::String>,
         }
         impl ::std::default::Default for KeysGetVerificationsResponseVerificationsItem {
             fn default() -> Self {
@@ -6638,7 +7169,7 @@ Possible values are:
         impl KeysGetVerificationsResponseVerificationsItem {
             pub fn rate_limited<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<f64>,
+                T: ::std::convert::TryInto<i64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.rate_limited = value
@@ -6650,7 +7181,7 @@ Possible values are:
             }
             pub fn success<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<f64>,
+                T: ::std::convert::TryInto<i64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.success = value
@@ -6674,7 +7205,7 @@ Possible values are:
             }
             pub fn usage_exceeded<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<f64>,
+                T: ::std::convert::TryInto<i64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.usage_exceeded = value
@@ -6721,7 +7252,7 @@ Possible values are:
                 ::std::string::String,
             >,
             expires: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
             key_id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -6748,7 +7279,7 @@ Possible values are:
                 ::std::string::String,
             >,
             remaining: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
         }
@@ -6782,7 +7313,7 @@ Possible values are:
             }
             pub fn expires<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.expires = value
@@ -6874,7 +7405,7 @@ Possible values are:
             }
             pub fn remaining<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.remaining = value
@@ -7211,6 +7742,587 @@ Possible values are:
                 Self {
                     remaining: Ok(value.remaining),
                 }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MigrationsCreateKeysBodyItem {
+            api_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            enabled: ::std::result::Result<bool, ::std::string::String>,
+            environment: ::std::result::Result<
+                ::std::option::Option<super::MigrationsCreateKeysBodyItemEnvironment>,
+                ::std::string::String,
+            >,
+            expires: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            hash: ::std::result::Result<
+                super::MigrationsCreateKeysBodyItemHash,
+                ::std::string::String,
+            >,
+            meta: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            owner_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            prefix: ::std::result::Result<
+                ::std::option::Option<super::MigrationsCreateKeysBodyItemPrefix>,
+                ::std::string::String,
+            >,
+            ratelimit: ::std::result::Result<
+                ::std::option::Option<super::MigrationsCreateKeysBodyItemRatelimit>,
+                ::std::string::String,
+            >,
+            refill: ::std::result::Result<
+                ::std::option::Option<super::MigrationsCreateKeysBodyItemRefill>,
+                ::std::string::String,
+            >,
+            remaining: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU64>,
+                ::std::string::String,
+            >,
+            roles: ::std::result::Result<
+                ::std::vec::Vec<super::MigrationsCreateKeysBodyItemRolesItem>,
+                ::std::string::String,
+            >,
+            start: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for MigrationsCreateKeysBodyItem {
+            fn default() -> Self {
+                Self {
+                    api_id: Err("no value supplied for api_id".to_string()),
+                    enabled: Ok(super::defaults::default_bool::<true>()),
+                    environment: Ok(Default::default()),
+                    expires: Ok(Default::default()),
+                    hash: Err("no value supplied for hash".to_string()),
+                    meta: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    owner_id: Ok(Default::default()),
+                    prefix: Ok(Default::default()),
+                    ratelimit: Ok(Default::default()),
+                    refill: Ok(Default::default()),
+                    remaining: Ok(Default::default()),
+                    roles: Ok(Default::default()),
+                    start: Ok(Default::default()),
+                }
+            }
+        }
+        impl MigrationsCreateKeysBodyItem {
+            pub fn api_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.api_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for api_id: {e}")
+                    });
+                self
+            }
+            pub fn enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for enabled: {e}")
+                    });
+                self
+            }
+            pub fn environment<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MigrationsCreateKeysBodyItemEnvironment>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.environment = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for environment: {e}")
+                    });
+                self
+            }
+            pub fn expires<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires: {e}")
+                    });
+                self
+            }
+            pub fn hash<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::MigrationsCreateKeysBodyItemHash>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.hash = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for hash: {e}")
+                    });
+                self
+            }
+            pub fn meta<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meta = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meta: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn owner_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.owner_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for owner_id: {e}")
+                    });
+                self
+            }
+            pub fn prefix<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MigrationsCreateKeysBodyItemPrefix>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prefix = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for prefix: {e}")
+                    });
+                self
+            }
+            pub fn ratelimit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MigrationsCreateKeysBodyItemRatelimit>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ratelimit = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ratelimit: {e}")
+                    });
+                self
+            }
+            pub fn refill<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MigrationsCreateKeysBodyItemRefill>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refill = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for refill: {e}")
+                    });
+                self
+            }
+            pub fn remaining<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU64>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.remaining = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for remaining: {e}")
+                    });
+                self
+            }
+            pub fn roles<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::MigrationsCreateKeysBodyItemRolesItem>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.roles = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for roles: {e}")
+                    });
+                self
+            }
+            pub fn start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MigrationsCreateKeysBodyItem>
+        for super::MigrationsCreateKeysBodyItem {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MigrationsCreateKeysBodyItem,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    api_id: value.api_id?,
+                    enabled: value.enabled?,
+                    environment: value.environment?,
+                    expires: value.expires?,
+                    hash: value.hash?,
+                    meta: value.meta?,
+                    name: value.name?,
+                    owner_id: value.owner_id?,
+                    prefix: value.prefix?,
+                    ratelimit: value.ratelimit?,
+                    refill: value.refill?,
+                    remaining: value.remaining?,
+                    roles: value.roles?,
+                    start: value.start?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MigrationsCreateKeysBodyItem>
+        for MigrationsCreateKeysBodyItem {
+            fn from(value: super::MigrationsCreateKeysBodyItem) -> Self {
+                Self {
+                    api_id: Ok(value.api_id),
+                    enabled: Ok(value.enabled),
+                    environment: Ok(value.environment),
+                    expires: Ok(value.expires),
+                    hash: Ok(value.hash),
+                    meta: Ok(value.meta),
+                    name: Ok(value.name),
+                    owner_id: Ok(value.owner_id),
+                    prefix: Ok(value.prefix),
+                    ratelimit: Ok(value.ratelimit),
+                    refill: Ok(value.refill),
+                    remaining: Ok(value.remaining),
+                    roles: Ok(value.roles),
+                    start: Ok(value.start),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MigrationsCreateKeysBodyItemHash {
+            value: ::std::result::Result<::std::string::String, ::std::string::String>,
+            variant: ::std::result::Result<
+                super::MigrationsCreateKeysBodyItemHashVariant,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MigrationsCreateKeysBodyItemHash {
+            fn default() -> Self {
+                Self {
+                    value: Err("no value supplied for value".to_string()),
+                    variant: Err("no value supplied for variant".to_string()),
+                }
+            }
+        }
+        impl MigrationsCreateKeysBodyItemHash {
+            pub fn value<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.value = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for value: {e}")
+                    });
+                self
+            }
+            pub fn variant<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::MigrationsCreateKeysBodyItemHashVariant,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.variant = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for variant: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MigrationsCreateKeysBodyItemHash>
+        for super::MigrationsCreateKeysBodyItemHash {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MigrationsCreateKeysBodyItemHash,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    value: value.value?,
+                    variant: value.variant?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MigrationsCreateKeysBodyItemHash>
+        for MigrationsCreateKeysBodyItemHash {
+            fn from(value: super::MigrationsCreateKeysBodyItemHash) -> Self {
+                Self {
+                    value: Ok(value.value),
+                    variant: Ok(value.variant),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MigrationsCreateKeysBodyItemRatelimit {
+            limit: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
+            refill_interval: ::std::result::Result<
+                ::std::num::NonZeroU64,
+                ::std::string::String,
+            >,
+            refill_rate: ::std::result::Result<
+                ::std::num::NonZeroU64,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::MigrationsCreateKeysBodyItemRatelimitType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MigrationsCreateKeysBodyItemRatelimit {
+            fn default() -> Self {
+                Self {
+                    limit: Err("no value supplied for limit".to_string()),
+                    refill_interval: Err(
+                        "no value supplied for refill_interval".to_string(),
+                    ),
+                    refill_rate: Err("no value supplied for refill_rate".to_string()),
+                    type_: Ok(
+                        super::defaults::migrations_create_keys_body_item_ratelimit_type(),
+                    ),
+                }
+            }
+        }
+        impl MigrationsCreateKeysBodyItemRatelimit {
+            pub fn limit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::num::NonZeroU64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.limit = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for limit: {e}")
+                    });
+                self
+            }
+            pub fn refill_interval<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::num::NonZeroU64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refill_interval = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for refill_interval: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn refill_rate<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::num::NonZeroU64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refill_rate = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for refill_rate: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::MigrationsCreateKeysBodyItemRatelimitType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MigrationsCreateKeysBodyItemRatelimit>
+        for super::MigrationsCreateKeysBodyItemRatelimit {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MigrationsCreateKeysBodyItemRatelimit,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    limit: value.limit?,
+                    refill_interval: value.refill_interval?,
+                    refill_rate: value.refill_rate?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MigrationsCreateKeysBodyItemRatelimit>
+        for MigrationsCreateKeysBodyItemRatelimit {
+            fn from(value: super::MigrationsCreateKeysBodyItemRatelimit) -> Self {
+                Self {
+                    limit: Ok(value.limit),
+                    refill_interval: Ok(value.refill_interval),
+                    refill_rate: Ok(value.refill_rate),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MigrationsCreateKeysBodyItemRefill {
+            amount: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
+            interval: ::std::result::Result<
+                super::MigrationsCreateKeysBodyItemRefillInterval,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MigrationsCreateKeysBodyItemRefill {
+            fn default() -> Self {
+                Self {
+                    amount: Err("no value supplied for amount".to_string()),
+                    interval: Err("no value supplied for interval".to_string()),
+                }
+            }
+        }
+        impl MigrationsCreateKeysBodyItemRefill {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::num::NonZeroU64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for amount: {e}")
+                    });
+                self
+            }
+            pub fn interval<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::MigrationsCreateKeysBodyItemRefillInterval,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.interval = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for interval: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MigrationsCreateKeysBodyItemRefill>
+        for super::MigrationsCreateKeysBodyItemRefill {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MigrationsCreateKeysBodyItemRefill,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    interval: value.interval?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MigrationsCreateKeysBodyItemRefill>
+        for MigrationsCreateKeysBodyItemRefill {
+            fn from(value: super::MigrationsCreateKeysBodyItemRefill) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    interval: Ok(value.interval),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MigrationsCreateKeysResponse {
+            key_ids: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MigrationsCreateKeysResponse {
+            fn default() -> Self {
+                Self {
+                    key_ids: Err("no value supplied for key_ids".to_string()),
+                }
+            }
+        }
+        impl MigrationsCreateKeysResponse {
+            pub fn key_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for key_ids: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MigrationsCreateKeysResponse>
+        for super::MigrationsCreateKeysResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MigrationsCreateKeysResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { key_ids: value.key_ids? })
+            }
+        }
+        impl ::std::convert::From<super::MigrationsCreateKeysResponse>
+        for MigrationsCreateKeysResponse {
+            fn from(value: super::MigrationsCreateKeysResponse) -> Self {
+                Self { key_ids: Ok(value.key_ids) }
             }
         }
         #[derive(Clone, Debug)]
@@ -7644,15 +8756,15 @@ Possible values are:
                 ::std::string::String,
             >,
             created_at: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
             deleted_at: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
             expires: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
             key_id: ::std::result::Result<
@@ -7676,7 +8788,7 @@ Possible values are:
                 ::std::string::String,
             >,
             remaining: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
             valid: ::std::result::Result<bool, ::std::string::String>,
@@ -7715,7 +8827,7 @@ Possible values are:
             }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.created_at = value
@@ -7727,7 +8839,7 @@ Possible values are:
             }
             pub fn deleted_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.deleted_at = value
@@ -7739,7 +8851,7 @@ Possible values are:
             }
             pub fn expires<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.expires = value
@@ -7815,7 +8927,7 @@ Possible values are:
             }
             pub fn remaining<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.remaining = value
@@ -7879,9 +8991,9 @@ Possible values are:
         }
         #[derive(Clone, Debug)]
         pub struct PostKeysVerifyResponseRatelimit {
-            limit: ::std::result::Result<f64, ::std::string::String>,
-            remaining: ::std::result::Result<f64, ::std::string::String>,
-            reset: ::std::result::Result<f64, ::std::string::String>,
+            limit: ::std::result::Result<i64, ::std::string::String>,
+            remaining: ::std::result::Result<i64, ::std::string::String>,
+            reset: ::std::result::Result<i64, ::std::string::String>,
         }
         impl ::std::default::Default for PostKeysVerifyResponseRatelimit {
             fn default() -> Self {
@@ -7895,7 +9007,7 @@ Possible values are:
         impl PostKeysVerifyResponseRatelimit {
             pub fn limit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<f64>,
+                T: ::std::convert::TryInto<i64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.limit = value
@@ -7907,7 +9019,7 @@ Possible values are:
             }
             pub fn remaining<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<f64>,
+                T: ::std::convert::TryInto<i64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.remaining = value
@@ -7919,7 +9031,7 @@ Possible values are:
             }
             pub fn reset<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<f64>,
+                T: ::std::convert::TryInto<i64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.reset = value
@@ -8143,7 +9255,7 @@ Possible values are:
                 ::std::string::String,
             >,
             subtype_2: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
             subtype_3: ::std::result::Result<
@@ -8193,7 +9305,7 @@ Possible values are:
             }
             pub fn subtype_2<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.subtype_2 = value
@@ -8370,7 +9482,7 @@ Possible values are:
                 ::std::string::String,
             >,
             subtype_2: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
             subtype_3: ::std::result::Result<
@@ -8420,7 +9532,7 @@ Possible values are:
             }
             pub fn subtype_2<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.subtype_2 = value
@@ -8484,9 +9596,9 @@ Possible values are:
         }
         #[derive(Clone, Debug)]
         pub struct RatelimitsLimitResponse {
-            limit: ::std::result::Result<f64, ::std::string::String>,
-            remaining: ::std::result::Result<f64, ::std::string::String>,
-            reset: ::std::result::Result<f64, ::std::string::String>,
+            limit: ::std::result::Result<i64, ::std::string::String>,
+            remaining: ::std::result::Result<i64, ::std::string::String>,
+            reset: ::std::result::Result<i64, ::std::string::String>,
             success: ::std::result::Result<bool, ::std::string::String>,
         }
         impl ::std::default::Default for RatelimitsLimitResponse {
@@ -8502,7 +9614,7 @@ Possible values are:
         impl RatelimitsLimitResponse {
             pub fn limit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<f64>,
+                T: ::std::convert::TryInto<i64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.limit = value
@@ -8514,7 +9626,7 @@ Possible values are:
             }
             pub fn remaining<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<f64>,
+                T: ::std::convert::TryInto<i64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.remaining = value
@@ -8526,7 +9638,7 @@ Possible values are:
             }
             pub fn reset<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<f64>,
+                T: ::std::convert::TryInto<i64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.reset = value
@@ -8588,6 +9700,10 @@ Possible values are:
                 super::V1KeysVerifyKeyRequestKey,
                 ::std::string::String,
             >,
+            ratelimit: ::std::result::Result<
+                ::std::option::Option<super::V1KeysVerifyKeyRequestRatelimit>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for V1KeysVerifyKeyRequest {
             fn default() -> Self {
@@ -8595,6 +9711,7 @@ Possible values are:
                     api_id: Ok(Default::default()),
                     authorization: Ok(Default::default()),
                     key: Err("no value supplied for key".to_string()),
+                    ratelimit: Ok(Default::default()),
                 }
             }
         }
@@ -8637,6 +9754,20 @@ Possible values are:
                     });
                 self
             }
+            pub fn ratelimit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::V1KeysVerifyKeyRequestRatelimit>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ratelimit = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ratelimit: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<V1KeysVerifyKeyRequest>
         for super::V1KeysVerifyKeyRequest {
@@ -8648,6 +9779,7 @@ Possible values are:
                     api_id: value.api_id?,
                     authorization: value.authorization?,
                     key: value.key?,
+                    ratelimit: value.ratelimit?,
                 })
             }
         }
@@ -8658,6 +9790,7 @@ Possible values are:
                     api_id: Ok(value.api_id),
                     authorization: Ok(value.authorization),
                     key: Ok(value.key),
+                    ratelimit: Ok(value.ratelimit),
                 }
             }
         }
@@ -8709,9 +9842,51 @@ Possible values are:
             }
         }
         #[derive(Clone, Debug)]
+        pub struct V1KeysVerifyKeyRequestRatelimit {
+            cost: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
+        }
+        impl ::std::default::Default for V1KeysVerifyKeyRequestRatelimit {
+            fn default() -> Self {
+                Self {
+                    cost: Ok(
+                        super::defaults::default_nzu64::<::std::num::NonZeroU64, 1>(),
+                    ),
+                }
+            }
+        }
+        impl V1KeysVerifyKeyRequestRatelimit {
+            pub fn cost<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::num::NonZeroU64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cost = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for cost: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<V1KeysVerifyKeyRequestRatelimit>
+        for super::V1KeysVerifyKeyRequestRatelimit {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: V1KeysVerifyKeyRequestRatelimit,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { cost: value.cost? })
+            }
+        }
+        impl ::std::convert::From<super::V1KeysVerifyKeyRequestRatelimit>
+        for V1KeysVerifyKeyRequestRatelimit {
+            fn from(value: super::V1KeysVerifyKeyRequestRatelimit) -> Self {
+                Self { cost: Ok(value.cost) }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct V1KeysVerifyKeyResponse {
             code: ::std::result::Result<
-                ::std::option::Option<super::V1KeysVerifyKeyResponseCode>,
+                super::V1KeysVerifyKeyResponseCode,
                 ::std::string::String,
             >,
             enabled: ::std::result::Result<
@@ -8723,7 +9898,7 @@ Possible values are:
                 ::std::string::String,
             >,
             expires: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
                 ::std::string::String,
             >,
             key_id: ::std::result::Result<
@@ -8751,7 +9926,11 @@ Possible values are:
                 ::std::string::String,
             >,
             remaining: ::std::result::Result<
-                ::std::option::Option<f64>,
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            request_id: ::std::result::Result<
+                ::std::string::String,
                 ::std::string::String,
             >,
             valid: ::std::result::Result<bool, ::std::string::String>,
@@ -8759,7 +9938,7 @@ Possible values are:
         impl ::std::default::Default for V1KeysVerifyKeyResponse {
             fn default() -> Self {
                 Self {
-                    code: Ok(Default::default()),
+                    code: Err("no value supplied for code".to_string()),
                     enabled: Ok(Default::default()),
                     environment: Ok(Default::default()),
                     expires: Ok(Default::default()),
@@ -8770,6 +9949,7 @@ Possible values are:
                     permissions: Ok(Default::default()),
                     ratelimit: Ok(Default::default()),
                     remaining: Ok(Default::default()),
+                    request_id: Err("no value supplied for request_id".to_string()),
                     valid: Err("no value supplied for valid".to_string()),
                 }
             }
@@ -8777,9 +9957,7 @@ Possible values are:
         impl V1KeysVerifyKeyResponse {
             pub fn code<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::V1KeysVerifyKeyResponseCode>,
-                >,
+                T: ::std::convert::TryInto<super::V1KeysVerifyKeyResponseCode>,
                 T::Error: ::std::fmt::Display,
             {
                 self.code = value
@@ -8815,7 +9993,7 @@ Possible values are:
             }
             pub fn expires<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.expires = value
@@ -8903,13 +10081,25 @@ Possible values are:
             }
             pub fn remaining<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.remaining = value
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for remaining: {e}")
+                    });
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
                     });
                 self
             }
@@ -8944,6 +10134,7 @@ Possible values are:
                     permissions: value.permissions?,
                     ratelimit: value.ratelimit?,
                     remaining: value.remaining?,
+                    request_id: value.request_id?,
                     valid: value.valid?,
                 })
             }
@@ -8963,15 +10154,16 @@ Possible values are:
                     permissions: Ok(value.permissions),
                     ratelimit: Ok(value.ratelimit),
                     remaining: Ok(value.remaining),
+                    request_id: Ok(value.request_id),
                     valid: Ok(value.valid),
                 }
             }
         }
         #[derive(Clone, Debug)]
         pub struct V1KeysVerifyKeyResponseRatelimit {
-            limit: ::std::result::Result<f64, ::std::string::String>,
-            remaining: ::std::result::Result<f64, ::std::string::String>,
-            reset: ::std::result::Result<f64, ::std::string::String>,
+            limit: ::std::result::Result<i64, ::std::string::String>,
+            remaining: ::std::result::Result<i64, ::std::string::String>,
+            reset: ::std::result::Result<i64, ::std::string::String>,
         }
         impl ::std::default::Default for V1KeysVerifyKeyResponseRatelimit {
             fn default() -> Self {
@@ -8985,7 +10177,7 @@ Possible values are:
         impl V1KeysVerifyKeyResponseRatelimit {
             pub fn limit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<f64>,
+                T: ::std::convert::TryInto<i64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.limit = value
@@ -8997,7 +10189,7 @@ Possible values are:
             }
             pub fn remaining<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<f64>,
+                T: ::std::convert::TryInto<i64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.remaining = value
@@ -9009,7 +10201,7 @@ Possible values are:
             }
             pub fn reset<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<f64>,
+                T: ::std::convert::TryInto<i64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.reset = value
@@ -9073,6 +10265,9 @@ Possible values are:
         }
         pub(super) fn keys_get_verifications_query_granularity() -> super::KeysGetVerificationsQueryGranularity {
             super::KeysGetVerificationsQueryGranularity::Day
+        }
+        pub(super) fn migrations_create_keys_body_item_ratelimit_type() -> super::MigrationsCreateKeysBodyItemRatelimitType {
+            super::MigrationsCreateKeysBodyItemRatelimitType::Fast
         }
         pub(super) fn post_keys_body_ratelimit_type() -> super::PostKeysBodyRatelimitType {
             super::PostKeysBodyRatelimitType::Fast
@@ -9321,6 +10516,17 @@ let response = client.ratelimits_limit()
 ```*/
     pub fn ratelimits_limit(&self) -> builder::RatelimitsLimit<'_> {
         builder::RatelimitsLimit::new(self)
+    }
+    /**Sends a `POST` request to `/v1/migrations.createKeys`
+
+```ignore
+let response = client.migrations_create_keys()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn migrations_create_keys(&self) -> builder::MigrationsCreateKeys<'_> {
+        builder::MigrationsCreateKeys::new(self)
     }
     /**Sends a `POST` request to `/v1/keys`
 
@@ -11124,6 +12330,124 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::migrations_create_keys`]
+
+[`Client::migrations_create_keys`]: super::Client::migrations_create_keys*/
+    #[derive(Debug, Clone)]
+    pub struct MigrationsCreateKeys<'a> {
+        client: &'a super::Client,
+        body: Result<types::MigrationsCreateKeysBody, String>,
+    }
+    impl<'a> MigrationsCreateKeys<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MigrationsCreateKeysBody>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `MigrationsCreateKeysBody` for body failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/migrations.createKeys`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::MigrationsCreateKeysResponse>,
+            Error<types::ClientError>,
+        > {
+            let Self { client, body } = self;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/migrations.createKeys", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "migrations_create_keys",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::post_keys`]
 
 [`Client::post_keys`]: super::Client::post_keys*/
@@ -11395,7 +12719,7 @@ pub mod builder {
         client: &'a super::Client,
         api_id: Result<types::GetApisApiIdKeysApiId, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
-        offset: Result<Option<f64>, String>,
+        offset: Result<Option<i64>, String>,
         owner_id: Result<Option<types::GetApisApiIdKeysOwnerId>, String>,
     }
     impl<'a> GetApisApiIdKeys<'a> {
@@ -11434,12 +12758,12 @@ pub mod builder {
         }
         pub fn offset<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<f64>,
+            V: std::convert::TryInto<i64>,
         {
             self.offset = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| "conversion to `f64` for offset failed".to_string());
+                .map_err(|_| "conversion to `i64` for offset failed".to_string());
             self
         }
         pub fn owner_id<V>(mut self, value: V) -> Self

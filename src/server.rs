@@ -271,10 +271,21 @@ pub fn sinch_openapi() -> anyhow::Result<serde_json::Value> {
         .json()?)
 }
 
+/// What `/openapi/*` serves: each spec with keyward's overlay applied, the
+/// documents the code was generated from. The rules of every request type
+/// are compiled here too, so that one that does not compile stops the start.
 fn served_specs() -> anyhow::Result<ServedSpecs> {
+    unkey::compile_request_rules().map_err(anyhow::Error::msg)?;
+    sinch_access_keys::compile_request_rules().map_err(anyhow::Error::msg)?;
+    let served = |document: &'static Result<crate::api::rules::Document, String>| {
+        document
+            .as_ref()
+            .map(|d| d.served.clone())
+            .map_err(|e| anyhow::anyhow!("a served spec does not load: {e}"))
+    };
     Ok(ServedSpecs {
-        unkey: unkey_openapi()?,
-        sinch: sinch_openapi()?,
+        unkey: served(unkey::document())?,
+        sinch: served(sinch_access_keys::document())?,
     })
 }
 

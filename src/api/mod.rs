@@ -46,6 +46,7 @@ pub mod context;
 pub mod credentials;
 pub mod error;
 pub mod oauth;
+pub mod rules;
 pub mod sinch_access_keys;
 pub mod unkey;
 
@@ -56,6 +57,7 @@ use dropshot::{
     ServerContext, SharedExtractor, TypedBody, UntypedBody,
 };
 use http::{HeaderMap, StatusCode};
+use rules::{Part, RequestRules};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -318,17 +320,19 @@ impl ExclusiveExtractor for RawBody {
 }
 
 #[async_trait]
-impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> ExclusiveExtractor for Body<T> {
+impl<T: DeserializeOwned + JsonSchema + RequestRules + Send + Sync + 'static> ExclusiveExtractor
+    for Body<T>
+{
     async fn from_request<C: ServerContext>(
         rqctx: &RequestContext<C>,
         request: hyper::Request<dropshot::Body>,
     ) -> Result<Self, HttpError> {
-        let read = TypedBody::<T>::from_request(rqctx, request);
-        Ok(Body(
-            body_within_timeout(rqctx, read)
-                .await
-                .map(TypedBody::into_inner),
-        ))
+        // Read as any JSON first: the schema sees exactly what was sent.
+        let read = TypedBody::<serde_json::Value>::from_request(rqctx, request);
+        let body = body_within_timeout(rqctx, read)
+            .await
+            .and_then(|body| read_checked(body.into_inner(), Part::Body));
+        Ok(Body(body))
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -337,14 +341,16 @@ impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> ExclusiveExtracto
 }
 
 #[async_trait]
-impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> SharedExtractor for QueryParams<T> {
+impl<T: DeserializeOwned + JsonSchema + RequestRules + Send + Sync + 'static> SharedExtractor
+    for QueryParams<T>
+{
     async fn from_request<C: ServerContext>(rqctx: &RequestContext<C>) -> Result<Self, HttpError> {
-        let parsed = <Query<T> as SharedExtractor>::from_request(rqctx)
-            .await
-            .map(Query::into_inner);
-        Ok(QueryParams(
-            parsed.map_err(|error| name_the_query_field::<T>(rqctx, error)),
-        ))
+        let query = rqctx.request.uri().query().unwrap_or_default();
+        let pairs = form_urlencoded::parse(query.as_bytes());
+        let parsed = T::rules()
+            .parameters(pairs)
+            .and_then(|value| read_checked(value, Part::Query));
+        Ok(QueryParams(parsed))
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -353,13 +359,22 @@ impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> SharedExtractor f
 }
 
 #[async_trait]
-impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> SharedExtractor for PathParams<T> {
+impl<T: DeserializeOwned + Serialize + JsonSchema + RequestRules + Send + Sync + 'static>
+    SharedExtractor for PathParams<T>
+{
     async fn from_request<C: ServerContext>(rqctx: &RequestContext<C>) -> Result<Self, HttpError> {
-        Ok(PathParams(
-            <Path<T> as SharedExtractor>::from_request(rqctx)
-                .await
-                .map(Path::into_inner),
-        ))
+        // Path variables are text, which dropshot reads as it is; the
+        // rules then see the same text.
+        let parsed = <Path<T> as SharedExtractor>::from_request(rqctx)
+            .await
+            .map(Path::into_inner)
+            .and_then(|params| {
+                let value = serde_json::to_value(&params)
+                    .map_err(|e| HttpError::for_internal_error(format!("path parameters: {e}")))?;
+                T::rules().check(&value, Part::Path)?;
+                Ok(params)
+            });
+        Ok(PathParams(parsed))
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -367,22 +382,21 @@ impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> SharedExtractor f
     }
 }
 
-/// Dropshot's query errors do not say which parameter is wrong ("invalid
-/// digit found in string"); parsing again with path tracking finds it.
-fn name_the_query_field<T: DeserializeOwned>(
-    rqctx: &RequestContext<impl ServerContext>,
-    error: HttpError,
-) -> HttpError {
-    let query = rqctx.request.uri().query().unwrap_or_default();
-    let deserializer =
-        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-    match serde_path_to_error::deserialize::<_, T>(deserializer) {
-        Err(e) if e.path().iter().next().is_some() => HttpError::for_bad_request(
-            None,
-            format!("unable to parse query string: {}: {}", e.path(), e.inner()),
-        ),
-        _ => error,
-    }
+/// Checks a request value against `T`'s rules, then reads it into `T`.
+fn read_checked<T: DeserializeOwned + RequestRules>(
+    value: serde_json::Value,
+    part: Part,
+) -> Result<T, HttpError> {
+    T::rules().check(&value, part)?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let message = if field == "." {
+            format!("{}: {}", part.name(), e.inner())
+        } else {
+            format!("{field}: {}", e.inner())
+        };
+        HttpError::for_bad_request(None, message)
+    })
 }
 
 fn not_allowed<C: ServerContext>(rqctx: &RequestContext<C>) -> HttpError {
@@ -416,7 +430,7 @@ pub async fn method_not_allowed_at<C, P, E>(
 ) -> Result<Reply<()>, E>
 where
     C: ServerContext,
-    P: DeserializeOwned + JsonSchema + Send + Sync + 'static,
+    P: DeserializeOwned + Serialize + JsonSchema + RequestRules + Send + Sync + 'static,
     E: ApiError,
 {
     method_not_allowed(rqctx, allow).await

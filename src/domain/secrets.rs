@@ -11,6 +11,16 @@ pub fn hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
+/// A digest from its standard base64 (with padding), as Unkey exports
+/// them: `None` unless it is exactly 32 bytes.
+pub fn decode_hash(base64_digest: &str) -> Option<[u8; 32]> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64_digest)
+        .ok()?;
+    bytes.try_into().ok()
+}
+
 /// Compares two digests in constant time.
 pub fn digests_match(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()

@@ -155,10 +155,27 @@ pub struct RefillBoundaries {
 }
 
 /// The outcome of inserting a key.
+#[derive(Debug, PartialEq, Eq)]
 pub enum InsertKey {
     Inserted,
     /// These role names do not exist in the workspace.
     MissingRoles(Vec<String>),
+}
+
+/// The outcome of importing a batch of keys: all inserted, or none, because
+/// of the item at `index`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ImportKeys {
+    Inserted,
+    /// These role names do not exist in the workspace.
+    MissingRoles {
+        index: usize,
+        roles: Vec<String>,
+    },
+    /// A key with this item's hash exists already (deleted ones included).
+    HashExists {
+        index: usize,
+    },
 }
 
 /// The outcome of spending one use of a key.
@@ -371,6 +388,9 @@ where
 pub trait KeyStore {
     /// Inserts a key, with its roles in the same transaction.
     async fn insert_key(&self, key: &NewKey<'_>) -> Result<InsertKey>;
+
+    /// Inserts keys with their roles in one transaction, or none of them.
+    async fn import_keys(&self, keys: &[NewKey<'_>]) -> Result<ImportKeys>;
 
     /// Inserts many keys without roles in one transaction: the bulk path for
     /// seeding benchmarks.

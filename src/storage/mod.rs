@@ -31,8 +31,9 @@ pub use admin::{
 pub use apis::{ApiRow, ApiStore};
 pub use changes::{Change, ChangeBatch, ChangeFeed, ChangeStore};
 pub use keys::{
-    InsertKey, KeyPage, KeyPatch, KeyRatelimit, KeyRow, KeyStore, NewKey, RatelimitKind, Refill,
-    RefillBoundaries, RefillInterval, RemainingChange, Spend, VerifiableKeyRow,
+    ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRatelimit, KeyRow, KeyStore, NewKey,
+    RatelimitKind, Refill, RefillBoundaries, RefillInterval, RemainingChange, Spend,
+    VerifiableKeyRow,
 };
 pub use limits::{BucketRow, LimitStore, WindowCount};
 pub use ratelimit_namespaces::NamespaceStore;

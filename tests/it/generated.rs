@@ -1,18 +1,19 @@
 //! `generated/` is a committed copy of what build.rs writes to `OUT_DIR`, so
-//! that a spec change shows up as a reviewable diff.
+//! that a spec change (or an overlay change) shows up as a reviewable diff.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 const REFRESH: &str = "KEYWARD_UPDATE_GENERATED=1 cargo test --test it generated";
 
-fn rust_files(dir: &Path) -> BTreeSet<String> {
+/// The generated files: Rust code, and the overlaid specs it was built from.
+fn generated_files(dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|name| name.ends_with(".rs"))
+                .filter(|name| name.ends_with(".rs") || name.ends_with(".openapi.json"))
                 .collect()
         })
         .unwrap_or_default()
@@ -24,7 +25,7 @@ fn generated_code_is_committed_and_fresh() {
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("generated");
     let update = std::env::var_os("KEYWARD_UPDATE_GENERATED").is_some();
 
-    let fresh = rust_files(out_dir);
+    let fresh = generated_files(out_dir);
     assert!(
         fresh.contains("apis.rs"),
         "build.rs wrote nothing to {}",
@@ -45,7 +46,7 @@ fn generated_code_is_committed_and_fresh() {
             }
         }
     }
-    for name in rust_files(&committed).difference(&fresh) {
+    for name in generated_files(&committed).difference(&fresh) {
         stale.push(format!("{name} (no longer generated)"));
         if update {
             std::fs::remove_file(committed.join(name)).expect("removing from generated/");

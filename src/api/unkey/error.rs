@@ -101,6 +101,7 @@ impl From<crate::domain::unkey::Error> for Error {
             Domain::Unauthenticated(message) => Error::new(StatusCode::UNAUTHORIZED, message),
             Domain::Denied(message) => Error::new(StatusCode::FORBIDDEN, message),
             Domain::NotFound(message) => Error::new(StatusCode::NOT_FOUND, message),
+            Domain::Conflict(message) => Error::new(StatusCode::CONFLICT, message),
             Domain::Storage(error) => Error::from(error),
         }
     }

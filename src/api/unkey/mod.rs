@@ -7,7 +7,7 @@ mod views;
 pub use error::{Error, REQUEST_ID_HEADER};
 
 use crate::api::context::ServerState;
-use crate::api::{Body, PathParams, QueryParams, Reply, answer};
+use crate::api::{Body, PathParams, QueryParams, Reply, RequestId, answer};
 use crate::domain::health;
 use crate::domain::unkey::keys::RemainingOp;
 use crate::domain::unkey::ratelimit::LimitRequest;
@@ -108,12 +108,27 @@ impl UnkeyApi for UnkeyService {
                 .authorization
                 .as_ref()
                 .and_then(|a| a.permissions.as_ref());
+            let cost = body.ratelimit.as_ref().map_or(1, |r| views::int(r.cost));
             let verification = rqctx
                 .context()
                 .unkey
-                .verify_key(&body.key, body.api_id.as_deref(), permissions)
+                .verify_key(&body.key, body.api_id.as_deref(), permissions, cost)
                 .await?;
-            Ok(views::verification(verification))
+            Ok(views::verification(verification, &RequestId::of(&rqctx)))
+        })
+        .await
+    }
+
+    async fn migrations_create_keys(
+        rqctx: RequestContext<ServerState>,
+        body: Body<types::MigrationsCreateKeysBody>,
+    ) -> Result<Reply<types::MigrationsCreateKeysResponse>, Error> {
+        answer(&rqctx, async {
+            let body = body.parsed()?;
+            let root = root_key(&rqctx).await?;
+            let items = body.0.into_iter().map(views::import_key).collect();
+            let key_ids = rqctx.context().unkey.import_keys(&root, items).await?;
+            Ok(types::MigrationsCreateKeysResponse { key_ids })
         })
         .await
     }
@@ -321,9 +336,12 @@ impl UnkeyApi for UnkeyService {
             let verification = rqctx
                 .context()
                 .unkey
-                .verify_key(&body.key, body.api_id.as_deref(), None)
+                .verify_key(&body.key, body.api_id.as_deref(), None, 1)
                 .await?;
-            Ok(views::legacy_verification(verification))
+            Ok(views::legacy_verification(
+                verification,
+                &RequestId::of(&rqctx),
+            ))
         })
         .await
     }

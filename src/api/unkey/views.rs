@@ -1,7 +1,8 @@
 //! Between the Unkey wire types (generated from the spec) and the domain.
 
+use crate::api::RequestId;
 use crate::domain::unkey::keys::{
-    CreateKey, KeyRatelimit, RatelimitKind, Refill, RefillInterval, UpdateKey,
+    CreateKey, ImportKey, KeyRatelimit, RatelimitKind, Refill, RefillInterval, UpdateKey,
 };
 use crate::domain::unkey::verify::{Denial, Verification};
 use crate::generated::unkey::types;
@@ -21,8 +22,10 @@ macro_rules! from_wire_enum {
 from_wire_enum!(KeysCreateKeyBodyRatelimitType => RatelimitKind { Fast, Consistent });
 from_wire_enum!(KeysUpdateKeyBodyRatelimitType => RatelimitKind { Fast, Consistent });
 from_wire_enum!(PostKeysBodyRatelimitType => RatelimitKind { Fast, Consistent });
+from_wire_enum!(MigrationsCreateKeysBodyItemRatelimitType => RatelimitKind { Fast, Consistent });
 from_wire_enum!(KeysCreateKeyBodyRefillInterval => RefillInterval { Daily, Monthly });
 from_wire_enum!(KeysUpdateKeyBodyRefillInterval => RefillInterval { Daily, Monthly });
+from_wire_enum!(MigrationsCreateKeysBodyItemRefillInterval => RefillInterval { Daily, Monthly });
 
 /// A spec's positive integer as the domain's `i64`, saturating.
 pub fn int(n: NonZeroU64) -> i64 {
@@ -69,6 +72,32 @@ pub fn create_key(body: types::KeysCreateKeyBody) -> CreateKey {
         roles: body.roles.into_iter().map(String::from).collect(),
         enabled: body.enabled,
         environment: body.environment.map(String::from),
+    }
+}
+
+/// One item of `migrations.createKeys`: createKey's settings, with the
+/// key's hash and start instead of a new secret.
+pub fn import_key(item: types::MigrationsCreateKeysBodyItem) -> ImportKey {
+    ImportKey {
+        key: CreateKey {
+            api_id: item.api_id,
+            prefix: item.prefix.map(String::from),
+            name: item.name,
+            byte_length: 0,
+            owner_id: item.owner_id,
+            meta: Some(item.meta).filter(|m| !m.is_empty()),
+            expires: item.expires,
+            remaining: item.remaining.map(int),
+            refill: item.refill.map(|r| refill(r.interval, r.amount)),
+            ratelimit: item
+                .ratelimit
+                .map(|r| ratelimit(r.type_, r.limit, r.refill_rate, r.refill_interval)),
+            roles: item.roles.into_iter().map(String::from).collect(),
+            enabled: item.enabled,
+            environment: item.environment.map(String::from),
+        },
+        hash: item.hash.value,
+        start: item.start,
     }
 }
 
@@ -172,7 +201,7 @@ fn code(denial: Denial) -> types::V1KeysVerifyKeyResponseCode {
 
 /// verifyKey's answer. A valid key shows what is set on it; an invalid one
 /// only why, its id when identified, and its limits where they apply.
-pub fn verification(v: Verification) -> types::V1KeysVerifyKeyResponse {
+pub fn verification(v: Verification, request_id: &RequestId) -> types::V1KeysVerifyKeyResponse {
     let ratelimit = v
         .ratelimit
         .map(|d| types::V1KeysVerifyKeyResponseRatelimit {
@@ -182,7 +211,10 @@ pub fn verification(v: Verification) -> types::V1KeysVerifyKeyResponse {
         });
     let mut response = types::V1KeysVerifyKeyResponse {
         valid: v.denial.is_none(),
-        code: v.denial.map(code),
+        code: v
+            .denial
+            .map_or(types::V1KeysVerifyKeyResponseCode::Valid, code),
+        request_id: request_id.to_string(),
         key_id: v.key.as_ref().map(|k| k.id.clone()),
         remaining: v.remaining,
         ratelimit,
@@ -206,34 +238,29 @@ pub fn verification(v: Verification) -> types::V1KeysVerifyKeyResponse {
     response
 }
 
-/// The legacy `POST /v1/keys/verify` answer: the v1 answer in the older shape.
-pub fn legacy_verification(v: Verification) -> types::PostKeysVerifyResponse {
-    let current = verification(v);
+fn legacy_code(denial: Denial) -> types::PostKeysVerifyResponseCode {
+    use types::PostKeysVerifyResponseCode as Code;
+    match denial {
+        Denial::NotFound => Code::NotFound,
+        Denial::Disabled => Code::Disabled,
+        Denial::Forbidden => Code::Forbidden,
+        Denial::InsufficientPermissions => Code::InsufficientPermissions,
+        Denial::RateLimited => Code::RateLimited,
+        Denial::UsageExceeded => Code::UsageExceeded,
+    }
+}
+
+/// The legacy `POST /v1/keys/verify` answer: the seed spec's shape, with no
+/// `VALID` and no `requestId`.
+pub fn legacy_verification(
+    v: Verification,
+    request_id: &RequestId,
+) -> types::PostKeysVerifyResponse {
+    let code = v.denial.map(legacy_code);
+    let current = verification(v, request_id);
     types::PostKeysVerifyResponse {
         valid: current.valid,
-        code: current.code.map(|c| match c {
-            types::V1KeysVerifyKeyResponseCode::NotFound => {
-                types::PostKeysVerifyResponseCode::NotFound
-            }
-            types::V1KeysVerifyKeyResponseCode::Forbidden => {
-                types::PostKeysVerifyResponseCode::Forbidden
-            }
-            types::V1KeysVerifyKeyResponseCode::UsageExceeded => {
-                types::PostKeysVerifyResponseCode::UsageExceeded
-            }
-            types::V1KeysVerifyKeyResponseCode::RateLimited => {
-                types::PostKeysVerifyResponseCode::RateLimited
-            }
-            types::V1KeysVerifyKeyResponseCode::Unauthorized => {
-                types::PostKeysVerifyResponseCode::Unauthorized
-            }
-            types::V1KeysVerifyKeyResponseCode::Disabled => {
-                types::PostKeysVerifyResponseCode::Disabled
-            }
-            types::V1KeysVerifyKeyResponseCode::InsufficientPermissions => {
-                types::PostKeysVerifyResponseCode::InsufficientPermissions
-            }
-        }),
+        code,
         key_id: current.key_id,
         name: current.name,
         owner_id: current.owner_id,

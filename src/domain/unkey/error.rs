@@ -17,6 +17,9 @@ pub enum Error {
     /// No such resource in the caller's workspace.
     #[error("{0}")]
     NotFound(String),
+    /// The resource exists already.
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }

@@ -4,13 +4,29 @@ use super::key_cache::hash_key;
 use super::permissions::Query;
 use super::{Error, Result, RootKey, Unkey};
 use crate::domain::{ids::new_id, secrets};
-use crate::storage::{DailyCounts, InsertKey, KeyPage, KeyPatch, KeyRow, NewKey, RemainingChange};
+use crate::storage::{
+    DailyCounts, ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRow, NewKey, RemainingChange,
+};
 pub use crate::storage::{KeyRatelimit, RatelimitKind, Refill, RefillInterval};
 
 pub const MIN_BYTE_LENGTH: i64 = 16;
 pub const MAX_BYTE_LENGTH: i64 = 255;
 pub const MAX_PREFIX_CHARS: usize = 8;
 pub const MAX_PAGE_SIZE: u64 = 100;
+
+/// A key made elsewhere, for `migrations.createKeys`: what createKey asks
+/// for (its `byte_length` unused), the key's SHA-256 and its visible start.
+#[derive(Debug, Clone)]
+pub struct ImportKey {
+    pub key: CreateKey,
+    /// SHA-256 of the key, in standard base64 with padding: what keyward
+    /// itself stores for the keys it makes.
+    pub hash: String,
+    pub start: String,
+}
+
+/// At most this many keys in one `migrations.createKeys` call.
+pub const MAX_IMPORT_BATCH: usize = 100;
 
 /// What createKey (and the legacy `POST /v1/keys`) asks for.
 #[derive(Debug, Clone)]
@@ -118,23 +134,7 @@ impl Unkey {
                 request.byte_length
             )));
         }
-        if request
-            .prefix
-            .as_ref()
-            .is_some_and(|p| p.chars().count() > MAX_PREFIX_CHARS)
-        {
-            return Err(Error::Invalid(format!(
-                "prefix: must be at most {MAX_PREFIX_CHARS} characters"
-            )));
-        }
-        if request.remaining.is_some_and(|r| r <= 0) {
-            return Err(Error::Invalid("remaining: must be greater than 0".into()));
-        }
-        if request.refill.is_some() && request.remaining.is_none() {
-            return Err(Error::Invalid(
-                "refill: requires remaining to be set".into(),
-            ));
-        }
+        check_key_rules(&request)?;
         let api = self.find_api(root, &request.api_id).await?;
 
         let now = self.now();
@@ -167,6 +167,89 @@ impl Unkey {
             InsertKey::MissingRoles(missing) => Err(Error::Invalid(format!(
                 "roles: these roles do not exist in the workspace; create them first (keyward role create): {}",
                 missing.join(", ")
+            ))),
+        }
+    }
+
+    /// Imports keys made elsewhere, all or none, in one transaction. Answers
+    /// their ids in item order.
+    pub async fn import_keys(&self, root: &RootKey, items: Vec<ImportKey>) -> Result<Vec<String>> {
+        if items.len() > MAX_IMPORT_BATCH {
+            return Err(Error::Invalid(format!(
+                "at most {MAX_IMPORT_BATCH} keys per call, got {}",
+                items.len()
+            )));
+        }
+        let mut api_ids: Vec<&str> = items.iter().map(|i| i.key.api_id.as_str()).collect();
+        api_ids.sort_unstable();
+        api_ids.dedup();
+        for api_id in &api_ids {
+            root.require(&api_permission("create_key", api_id))?;
+        }
+        let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            check_key_rules(&item.key).map_err(|e| Error::Invalid(format!("[{index}].{e}")))?;
+            let hash = secrets::decode_hash(&item.hash).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "[{index}].hash.value: not a SHA-256 digest in standard base64 with padding (44 characters)"
+                ))
+            })?;
+            if let Some(first) = hashes.iter().position(|h| *h == hash) {
+                return Err(Error::Conflict(format!(
+                    "[{index}].hash: the same key as item {first}"
+                )));
+            }
+            hashes.push(hash);
+        }
+        for api_id in &api_ids {
+            self.find_api(root, api_id).await?;
+        }
+
+        let now = self.now();
+        let ids: Vec<String> = items.iter().map(|_| new_id("key", now)).collect();
+        let metas: Vec<Option<String>> = items
+            .iter()
+            .map(|i| i.key.meta.as_ref().map(meta_json))
+            .collect();
+        let keys: Vec<NewKey<'_>> = items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| NewKey {
+                id: &ids[index],
+                workspace_id: &root.workspace_id,
+                api_id: &item.key.api_id,
+                hash: &hashes[index],
+                start: &item.start,
+                name: item.key.name.as_deref(),
+                owner_id: item.key.owner_id.as_deref(),
+                meta: metas[index].clone(),
+                environment: item.key.environment.as_deref(),
+                enabled: item.key.enabled,
+                created_at: now,
+                expires_at: item.key.expires,
+                remaining: item.key.remaining,
+                refill: item.key.refill,
+                ratelimit: item.key.ratelimit,
+                roles: &item.key.roles,
+            })
+            .collect();
+        let imported = match self.storage.import_keys(&keys).await {
+            // Another writer inserted one of these hashes after the check.
+            Err(e) if e.is_unique_violation() => {
+                return Err(Error::Conflict(
+                    "a key with one of these hashes was created meanwhile".into(),
+                ));
+            }
+            other => other?,
+        };
+        match imported {
+            ImportKeys::Inserted => Ok(ids),
+            ImportKeys::MissingRoles { index, roles } => Err(Error::Invalid(format!(
+                "[{index}].roles: these roles do not exist in the workspace; create them first (keyward role create): {}",
+                roles.join(", ")
+            ))),
+            ImportKeys::HashExists { index } => Err(Error::Conflict(format!(
+                "[{index}].hash: a key with this hash exists already"
             ))),
         }
     }
@@ -417,4 +500,26 @@ fn checked_page_size(limit: u64) -> Result<i64> {
         )));
     }
     Ok(limit as i64)
+}
+
+/// The rules of a key's settings that its schema cannot state.
+fn check_key_rules(request: &CreateKey) -> Result<()> {
+    if request
+        .prefix
+        .as_ref()
+        .is_some_and(|p| p.chars().count() > MAX_PREFIX_CHARS)
+    {
+        return Err(Error::Invalid(format!(
+            "prefix: must be at most {MAX_PREFIX_CHARS} characters"
+        )));
+    }
+    if request.remaining.is_some_and(|r| r <= 0) {
+        return Err(Error::Invalid("remaining: must be greater than 0".into()));
+    }
+    if request.refill.is_some() && request.remaining.is_none() {
+        return Err(Error::Invalid(
+            "refill: requires remaining to be set".into(),
+        ));
+    }
+    Ok(())
 }

@@ -156,7 +156,9 @@ pub fn full_bucket(config: KeyRatelimit, now: i64) -> BucketRow {
 /// Refills `bucket` for the intervals since its last refill, then takes one
 /// token if it holds one. A bucket made with another configuration starts
 /// full. Returns whether a token was taken.
-pub fn take_token(bucket: &mut BucketRow, config: KeyRatelimit, now: i64) -> bool {
+/// Takes `cost` tokens, or none when fewer are left: a cost above the
+/// bucket's capacity is never allowed.
+pub fn take_tokens(bucket: &mut BucketRow, config: KeyRatelimit, cost: i64, now: i64) -> bool {
     if (bucket.limit, bucket.refill_rate, bucket.refill_interval)
         != (config.limit, config.refill_rate, config.refill_interval)
     {
@@ -169,14 +171,14 @@ pub fn take_token(bucket: &mut BucketRow, config: KeyRatelimit, now: i64) -> boo
             (bucket.tokens + refills.saturating_mul(config.refill_rate)).min(config.limit);
         bucket.last_refill += refills * interval;
     }
-    let allowed = bucket.tokens >= 1;
+    let allowed = bucket.tokens >= cost;
     if allowed {
-        bucket.tokens -= 1;
+        bucket.tokens -= cost;
     }
     allowed
 }
 
-/// What a bucket answers after [`take_token`].
+/// What a bucket answers after [`take_tokens`].
 pub fn bucket_decision(bucket: &BucketRow, allowed: bool) -> Decision {
     Decision {
         allowed,
@@ -194,14 +196,14 @@ impl TokenBuckets {
         }
     }
 
-    /// Takes one token from the key's bucket, kept in this process.
-    pub fn take(&self, key_id: &str, config: KeyRatelimit, now: i64) -> Decision {
+    /// Takes `cost` tokens from the key's bucket, kept in this process.
+    pub fn take(&self, key_id: &str, config: KeyRatelimit, cost: i64, now: i64) -> Decision {
         self.buckets.update(
             key_id.to_string(),
             || full_bucket(config, now),
             |_| false,
             |bucket| {
-                let allowed = take_token(bucket, config, now);
+                let allowed = take_tokens(bucket, config, cost, now);
                 bucket_decision(bucket, allowed)
             },
         )
@@ -412,7 +414,9 @@ mod tests {
     #[test]
     fn a_bucket_empties_then_refills_by_rate_up_to_its_limit() {
         let buckets = TokenBuckets::new(100);
-        let taken: Vec<_> = (0..4).map(|_| buckets.take("k", CONFIG, 10_000)).collect();
+        let taken: Vec<_> = (0..4)
+            .map(|_| buckets.take("k", CONFIG, 1, 10_000))
+            .collect();
         assert_eq!(
             taken.iter().map(|d| d.allowed).collect::<Vec<_>>(),
             [true, true, true, false]
@@ -423,11 +427,11 @@ mod tests {
         );
         assert_eq!(taken[3].reset, 11_000);
         // One interval later: 2 tokens.
-        assert!(buckets.take("k", CONFIG, 11_000).allowed);
-        assert!(buckets.take("k", CONFIG, 11_500).allowed);
-        assert!(!buckets.take("k", CONFIG, 11_999).allowed);
+        assert!(buckets.take("k", CONFIG, 1, 11_000).allowed);
+        assert!(buckets.take("k", CONFIG, 1, 11_500).allowed);
+        assert!(!buckets.take("k", CONFIG, 1, 11_999).allowed);
         // Long idle: capped at the limit.
-        let later = buckets.take("k", CONFIG, 60_000);
+        let later = buckets.take("k", CONFIG, 1, 60_000);
         assert_eq!((later.allowed, later.remaining), (true, 2));
     }
 

@@ -59,6 +59,7 @@ impl Unkey {
         key: &str,
         api_id: Option<&str>,
         permissions: Option<&serde_json::Value>,
+        cost: i64,
     ) -> Result<Verification> {
         let now = self.now();
         let Some(cached) = self.cached_key(key).await? else {
@@ -90,7 +91,7 @@ impl Unkey {
         }
 
         let ratelimit = match cached.ratelimit {
-            Some(config) => Some(self.take_token(&cached.id, config, now).await?),
+            Some(config) => Some(self.take_tokens(&cached.id, config, cost, now).await?),
             None => None,
         };
         if ratelimit.is_some_and(|decision| !decision.allowed) {
@@ -139,19 +140,26 @@ impl Unkey {
         })
     }
 
-    /// Takes a token of a key's bucket: in this process, or for a
+    /// Takes `cost` tokens of a key's bucket: in this process, or for a
     /// `consistent` limit on a database that several nodes share, in the
     /// database, where every node takes from the same bucket.
-    async fn take_token(&self, key_id: &str, config: KeyRatelimit, now: i64) -> Result<Decision> {
+    async fn take_tokens(
+        &self,
+        key_id: &str,
+        config: KeyRatelimit,
+        cost: i64,
+        now: i64,
+    ) -> Result<Decision> {
         match self.storage.shared_limits() {
             Some(shared) if config.kind == RatelimitKind::Consistent => {
-                let take = move |bucket: &mut BucketRow| ratelimit::take_token(bucket, config, now);
+                let take =
+                    move |bucket: &mut BucketRow| ratelimit::take_tokens(bucket, config, cost, now);
                 let (bucket, allowed) = shared
                     .update_bucket(key_id, ratelimit::full_bucket(config, now), &take)
                     .await?;
                 Ok(ratelimit::bucket_decision(&bucket, allowed))
             }
-            _ => Ok(self.buckets.take(key_id, config, now)),
+            _ => Ok(self.buckets.take(key_id, config, cost, now)),
         }
     }
 

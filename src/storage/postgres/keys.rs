@@ -3,8 +3,8 @@
 use super::{PgStorage, refill_due};
 use crate::storage::keys::{StoredKey, names, ratelimit_of};
 use crate::storage::{
-    InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey, RefillBoundaries, RemainingChange,
-    Result, Spend, VerifiableKeyRow,
+    ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey, RefillBoundaries,
+    RemainingChange, Result, Spend, VerifiableKeyRow,
 };
 use async_trait::async_trait;
 use sqlx::{Postgres, QueryBuilder};
@@ -33,35 +33,30 @@ impl KeyStore for PgStorage {
             return Ok(InsertKey::Inserted);
         }
         let mut tx = self.pool.begin().await?;
-        let mut role_ids = Vec::with_capacity(key.roles.len());
-        let mut missing = Vec::new();
-        for name in key.roles {
-            let found: Option<(String,)> =
-                sqlx::query_as("SELECT id FROM roles WHERE workspace_id = $1 AND name = $2")
-                    .bind(key.workspace_id)
-                    .bind(name)
-                    .fetch_optional(&mut *tx)
+        let inserted = insert_key_with_roles(&mut tx, key).await?;
+        if inserted == InsertKey::Inserted {
+            tx.commit().await?;
+        }
+        Ok(inserted)
+    }
+
+    async fn import_keys(&self, keys: &[NewKey<'_>]) -> Result<ImportKeys> {
+        let mut tx = self.pool.begin().await?;
+        for (index, key) in keys.iter().enumerate() {
+            let (exists,): (bool,) =
+                sqlx::query_as("SELECT EXISTS (SELECT 1 FROM keys WHERE hash = $1)")
+                    .bind(key.hash)
+                    .fetch_one(&mut *tx)
                     .await?;
-            match found {
-                Some((id,)) => role_ids.push(id),
-                None => missing.push(name.clone()),
+            if exists {
+                return Ok(ImportKeys::HashExists { index });
+            }
+            if let InsertKey::MissingRoles(roles) = insert_key_with_roles(&mut tx, key).await? {
+                return Ok(ImportKeys::MissingRoles { index, roles });
             }
         }
-        if !missing.is_empty() {
-            return Ok(InsertKey::MissingRoles(missing));
-        }
-        insert_key_row(&mut *tx, key).await?;
-        for role_id in role_ids {
-            sqlx::query(
-                "INSERT INTO key_roles (key_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(key.id)
-            .bind(role_id)
-            .execute(&mut *tx)
-            .await?;
-        }
         tx.commit().await?;
-        Ok(InsertKey::Inserted)
+        Ok(ImportKeys::Inserted)
     }
 
     async fn insert_keys(&self, keys: &[NewKey<'_>]) -> Result<()> {
@@ -311,4 +306,40 @@ async fn insert_key_row<'e>(
     .execute(executor)
     .await?;
     Ok(())
+}
+
+/// Inserts a key and attaches its roles, inside `tx`; nothing when a role
+/// does not exist.
+async fn insert_key_with_roles(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    key: &NewKey<'_>,
+) -> Result<InsertKey> {
+    let mut role_ids = Vec::with_capacity(key.roles.len());
+    let mut missing = Vec::new();
+    for name in key.roles {
+        let found: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM roles WHERE workspace_id = $1 AND name = $2")
+                .bind(key.workspace_id)
+                .bind(name)
+                .fetch_optional(&mut **tx)
+                .await?;
+        match found {
+            Some((id,)) => role_ids.push(id),
+            None => missing.push(name.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        return Ok(InsertKey::MissingRoles(missing));
+    }
+    insert_key_row(&mut **tx, key).await?;
+    for role_id in role_ids {
+        sqlx::query(
+            "INSERT INTO key_roles (key_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(key.id)
+        .bind(role_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(InsertKey::Inserted)
 }

@@ -3,8 +3,8 @@
 use super::SqliteStorage;
 use crate::storage::keys::StoredKey;
 use crate::storage::{
-    InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey, RefillBoundaries, RemainingChange,
-    Result, Spend, VerifiableKeyRow,
+    ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey, RefillBoundaries,
+    RemainingChange, Result, Spend, VerifiableKeyRow,
 };
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Sqlite};
@@ -58,33 +58,30 @@ impl KeyStore for SqliteStorage {
             return Ok(InsertKey::Inserted);
         }
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let mut role_ids = Vec::with_capacity(key.roles.len());
-        let mut missing = Vec::new();
-        for name in key.roles {
-            let found: Option<(String,)> =
-                sqlx::query_as("SELECT id FROM roles WHERE workspace_id = ? AND name = ?")
-                    .bind(key.workspace_id)
-                    .bind(name)
-                    .fetch_optional(&mut *tx)
+        let inserted = insert_key_with_roles(&mut tx, key).await?;
+        if inserted == InsertKey::Inserted {
+            tx.commit().await?;
+        }
+        Ok(inserted)
+    }
+
+    async fn import_keys(&self, keys: &[NewKey<'_>]) -> Result<ImportKeys> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        for (index, key) in keys.iter().enumerate() {
+            let (exists,): (bool,) =
+                sqlx::query_as("SELECT EXISTS (SELECT 1 FROM keys WHERE hash = ?)")
+                    .bind(key.hash)
+                    .fetch_one(&mut *tx)
                     .await?;
-            match found {
-                Some((id,)) => role_ids.push(id),
-                None => missing.push(name.clone()),
+            if exists {
+                return Ok(ImportKeys::HashExists { index });
+            }
+            if let InsertKey::MissingRoles(roles) = insert_key_with_roles(&mut tx, key).await? {
+                return Ok(ImportKeys::MissingRoles { index, roles });
             }
         }
-        if !missing.is_empty() {
-            return Ok(InsertKey::MissingRoles(missing));
-        }
-        insert_key_row(&mut *tx, key).await?;
-        for role_id in role_ids {
-            sqlx::query("INSERT OR IGNORE INTO key_roles (key_id, role_id) VALUES (?, ?)")
-                .bind(key.id)
-                .bind(role_id)
-                .execute(&mut *tx)
-                .await?;
-        }
         tx.commit().await?;
-        Ok(InsertKey::Inserted)
+        Ok(ImportKeys::Inserted)
     }
 
     async fn insert_keys(&self, keys: &[NewKey<'_>]) -> Result<()> {
@@ -301,4 +298,38 @@ async fn insert_key_row<'e>(
     .execute(executor)
     .await?;
     Ok(())
+}
+
+/// Inserts a key and attaches its roles, inside `tx`; nothing when a role
+/// does not exist.
+async fn insert_key_with_roles(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    key: &NewKey<'_>,
+) -> Result<InsertKey> {
+    let mut role_ids = Vec::with_capacity(key.roles.len());
+    let mut missing = Vec::new();
+    for name in key.roles {
+        let found: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM roles WHERE workspace_id = ? AND name = ?")
+                .bind(key.workspace_id)
+                .bind(name)
+                .fetch_optional(&mut **tx)
+                .await?;
+        match found {
+            Some((id,)) => role_ids.push(id),
+            None => missing.push(name.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        return Ok(InsertKey::MissingRoles(missing));
+    }
+    insert_key_row(&mut **tx, key).await?;
+    for role_id in role_ids {
+        sqlx::query("INSERT OR IGNORE INTO key_roles (key_id, role_id) VALUES (?, ?)")
+            .bind(key.id)
+            .bind(role_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(InsertKey::Inserted)
 }

@@ -24,11 +24,12 @@ fn load(api: Api) -> &'static LoadedSpec {
     static UNKEY: OnceLock<LoadedSpec> = OnceLock::new();
     static SINCH: OnceLock<LoadedSpec> = OnceLock::new();
     let (cell, file) = match api {
-        Api::Unkey => (&UNKEY, "unkey-v1.openapi.json"),
-        Api::Sinch | Api::OAuth => (&SINCH, "sinch-access-keys-v1.openapi.json"),
+        Api::Unkey => (&UNKEY, "unkey.openapi.json"),
+        Api::Sinch | Api::OAuth => (&SINCH, "sinch_access_keys.openapi.json"),
     };
     cell.get_or_init(|| {
-        let path = format!("{}/specs/{file}", env!("CARGO_MANIFEST_DIR"));
+        // The overlaid document, as build.rs wrote it and keyward serves it.
+        let path = format!("{}/{file}", env!("OUT_DIR"));
         let raw: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("spec"))
             .expect("spec JSON");
         let normalized = openapi::normalize(&raw).expect("spec normalizes");

@@ -22,9 +22,12 @@ async fn a_valid_key_shows_what_is_set_on_it() {
     assert_eq!(response.body["keyId"], json!(key_id));
     assert_eq!(response.body["valid"], json!(true));
     assert_eq!(response.body["remaining"], json!(4));
-    assert!(
-        response.body.get("code").is_none(),
-        "no code for a valid key"
+    // The 2024-05-10 revision's VALID, and the overlay's requestId, which is
+    // the response header's id.
+    assert_eq!(response.body["code"], json!("VALID"));
+    assert_eq!(
+        response.body["requestId"].as_str(),
+        response.header("unkey-request-id")
     );
     fx.shutdown().await;
 }

@@ -12,6 +12,7 @@ mod keys_update_key;
 mod keys_update_remaining;
 mod keys_verify_key;
 mod legacy;
+mod migrations_create_keys;
 mod ratelimits_limit;
 
 use crate::common::{Api, ROOT_KEY, Request, TestResponse, TestServer};

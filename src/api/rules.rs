@@ -1,0 +1,244 @@
+//! Every rule a spec states about a request, enforced before the request is
+//! read into its generated type.
+//!
+//! typify's types enforce some keywords and silently drop others (a JSON
+//! array read positionally into a struct, `null` read as absent, `maxItems`
+//! ignored). So each request (body, query or path) is first checked against
+//! the JSON Schema it was generated from, compiled once per type from the
+//! served, overlaid document. `tests/it/rules.rs` lists every keyword the
+//! specs use in requests and how it is enforced.
+
+use dropshot::HttpError;
+use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+#[path = "../../codegen/openapi.rs"]
+#[allow(dead_code)]
+mod openapi;
+
+/// Implemented by the generator for every request type of a spec.
+pub trait RequestRules {
+    fn rules() -> &'static Rules;
+}
+
+/// One overlaid spec, as served, with its component schemas in JSON Schema.
+pub struct Document {
+    pub served: Value,
+    components: Value,
+}
+
+impl Document {
+    /// Parses a document the generator wrote; `cell` keeps it for the life
+    /// of the process.
+    pub fn load(
+        cell: &'static OnceLock<Result<Document, String>>,
+        text: &str,
+    ) -> &'static Result<Document, String> {
+        cell.get_or_init(|| {
+            let served: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+            let normalized = openapi::normalize(&served)?;
+            let components = json!({
+                "schemas": Value::Object(openapi::component_json_schemas(&normalized.spec))
+            });
+            Ok(Document { served, components })
+        })
+    }
+}
+
+/// The compiled schema of one request type.
+pub struct Rules {
+    validator: Result<jsonschema::Validator, String>,
+    /// The JSON type of each parameter, for a query or path schema: their
+    /// values arrive as text.
+    parameter_types: BTreeMap<String, String>,
+}
+
+/// Where a request value came from, for messages.
+#[derive(Clone, Copy)]
+pub enum Part {
+    Body,
+    Query,
+    Path,
+}
+
+impl Part {
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Body => "the request body",
+            Part::Query => "the query",
+            Part::Path => "the path",
+        }
+    }
+}
+
+impl Rules {
+    /// Compiles the component schema `name` of `document`.
+    pub fn compile(document: &Result<Document, String>, name: &str) -> Rules {
+        let compiled = document
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|document| {
+                let root = json!({
+                    "$ref": format!("#/components/schemas/{name}"),
+                    "components": document.components,
+                });
+                let validator = jsonschema::options()
+                    .with_draft(jsonschema::Draft::Draft202012)
+                    .build(&root)
+                    .map_err(|e| format!("the request schema {name} does not compile: {e}"))?;
+                let parameter_types = document.components["schemas"][name]["properties"]
+                    .as_object()
+                    .map(|properties| {
+                        properties
+                            .iter()
+                            .map(|(parameter, schema)| (parameter.clone(), json_type(schema)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Ok((validator, parameter_types))
+            });
+        match compiled {
+            Ok((validator, parameter_types)) => Rules {
+                validator: Ok(validator),
+                parameter_types,
+            },
+            Err(e) => Rules {
+                validator: Err(e),
+                parameter_types: BTreeMap::new(),
+            },
+        }
+    }
+
+    /// Whether the schema compiled: checked for every type at start-up.
+    pub fn ready(&self) -> Result<(), String> {
+        self.validator.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    /// Checks `value` against the schema: a 400 naming the field and the
+    /// rule it broke, without repeating the value.
+    pub fn check(&self, value: &Value, part: Part) -> Result<(), HttpError> {
+        let validator = self
+            .validator
+            .as_ref()
+            .map_err(|e| HttpError::for_internal_error(e.clone()))?;
+        match validator.validate(value) {
+            Ok(()) => Ok(()),
+            Err(error) => Err(HttpError::for_bad_request(None, describe(&error, part))),
+        }
+    }
+
+    /// Query or path parameters as a JSON object, each value read as its
+    /// schema's type. A value that does not read as that type stays text,
+    /// so that [`Rules::check`] names it. An empty value of a parameter
+    /// that is not text counts as not given, as in HTML forms: the Sinch
+    /// spec says of `pageSize` "If left empty, a default page size of 100
+    /// is used".
+    pub fn parameters<'a>(
+        &self,
+        pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+    ) -> Result<Value, HttpError> {
+        let mut object = Map::new();
+        for (name, text) in pairs {
+            let kind = self
+                .parameter_types
+                .get(name.as_ref())
+                .map_or("string", String::as_str);
+            if text.is_empty() && kind != "string" {
+                continue;
+            }
+            let value = match kind {
+                "integer" => text.parse::<i64>().map(Value::from).ok(),
+                "number" => text.parse::<f64>().ok().map(Value::from),
+                "boolean" => text.parse::<bool>().ok().map(Value::from),
+                _ => None,
+            }
+            .unwrap_or_else(|| Value::String(text.into_owned()));
+            if object.insert(name.to_string(), value).is_some() {
+                return Err(HttpError::for_bad_request(
+                    None,
+                    format!("the parameter {name} is given more than once"),
+                ));
+            }
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// The first type a schema names other than null, or `string`.
+fn json_type(schema: &Value) -> String {
+    match &schema["type"] {
+        Value::String(t) => t.clone(),
+        Value::Array(types) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("string")
+            .to_string(),
+        _ => "string".to_string(),
+    }
+}
+
+/// `ratelimit.cost`, `[3].hash.value`, or the part itself at the root.
+fn field_name(location: &jsonschema::paths::Location, part: Part) -> String {
+    let mut name = String::new();
+    for segment in location.as_str().split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if segment.chars().all(|c| c.is_ascii_digit()) && !segment.is_empty() {
+            name.push_str(&format!("[{segment}]"));
+        } else {
+            if !name.is_empty() {
+                name.push('.');
+            }
+            name.push_str(&segment);
+        }
+    }
+    if name.is_empty() {
+        part.name().to_string()
+    } else {
+        name
+    }
+}
+
+/// A message for the first broken rule. A nullable or composite schema
+/// fails as a whole (`anyOf`); the reason is in the branch that is not
+/// `null`.
+fn describe(error: &jsonschema::ValidationError<'_>, part: Part) -> String {
+    use jsonschema::error::{TypeKind, ValidationErrorKind as Kind};
+    match error.kind() {
+        Kind::AnyOf { context } | Kind::OneOfNotValid { context } => {
+            let not_null = context
+                .iter()
+                .filter_map(|branch| branch.first())
+                .find(|e| {
+                    !matches!(
+                        e.kind(),
+                        Kind::Type {
+                            kind: TypeKind::Single(jsonschema::JsonType::Null)
+                        }
+                    )
+                });
+            match not_null {
+                Some(inner) => describe(inner, part),
+                None => error
+                    .masked_with(field_name(error.instance_path(), part))
+                    .to_string(),
+            }
+        }
+        Kind::Type { .. } if error.instance().is_null() => {
+            format!(
+                "{} must not be null",
+                field_name(error.instance_path(), part)
+            )
+        }
+        Kind::Required { .. } if !error.instance_path().as_str().is_empty() => format!(
+            "{}: {}",
+            field_name(error.instance_path(), part),
+            error.masked()
+        ),
+        _ => error
+            .masked_with(field_name(error.instance_path(), part))
+            .to_string(),
+    }
+}
