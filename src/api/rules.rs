@@ -18,6 +18,157 @@ use std::sync::OnceLock;
 #[allow(dead_code)]
 mod openapi;
 
+/// How a JSON Schema keyword of a request schema is enforced.
+pub struct Keyword {
+    pub name: &'static str,
+    /// Whether a value can break it (false for annotations).
+    pub rejects: bool,
+    pub how: &'static str,
+}
+
+const SCHEMA_CHECK: &str = "the schema check before the request is read (a 400 naming the field)";
+
+/// Every keyword the specs may use in a request schema, and how keyward
+/// enforces it. `tests/it/rules.rs` walks every request schema of both specs
+/// and fails on a keyword this table does not list.
+pub const REQUEST_KEYWORDS: &[Keyword] = &[
+    Keyword {
+        name: "type",
+        rejects: true,
+        how: "the schema check: an array where an object is asked for, or text where an integer is, is a 400; query and path values are read as their parameter's type first",
+    },
+    Keyword {
+        name: "properties",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "items",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "required",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "nullable",
+        rejects: true,
+        how: "converted to a null type (codegen/openapi.rs), so null is a 400 wherever the schema does not admit it; an optional nullable body field keeps null (clear it) apart from absent (leave it)",
+    },
+    Keyword {
+        name: "minLength",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "maxLength",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "pattern",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "minimum",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "maximum",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "exclusiveMinimum",
+        rejects: true,
+        how: "converted from OpenAPI 3.0's boolean to a bound (codegen/openapi.rs), then the schema check",
+    },
+    Keyword {
+        name: "exclusiveMaximum",
+        rejects: true,
+        how: "converted from OpenAPI 3.0's boolean to a bound (codegen/openapi.rs), then the schema check",
+    },
+    Keyword {
+        name: "minItems",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "maxItems",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "uniqueItems",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "enum",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "additionalProperties",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "anyOf",
+        rejects: true,
+        how: "the schema check; an anyOf with a member that takes any value takes any value (codegen/openapi.rs)",
+    },
+    Keyword {
+        name: "oneOf",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "allOf",
+        rejects: true,
+        how: SCHEMA_CHECK,
+    },
+    Keyword {
+        name: "format",
+        rejects: true,
+        how: "int32 and int64 only: the width of the generated integer, so a larger value is a 400; the test fails on any other format in a request",
+    },
+    Keyword {
+        name: "default",
+        rejects: false,
+        how: "applied by the generated type when the field is absent",
+    },
+    Keyword {
+        name: "description",
+        rejects: false,
+        how: "annotation",
+    },
+    Keyword {
+        name: "title",
+        rejects: false,
+        how: "annotation",
+    },
+    Keyword {
+        name: "example",
+        rejects: false,
+        how: "annotation",
+    },
+    Keyword {
+        name: "externalDocs",
+        rejects: false,
+        how: "annotation",
+    },
+    Keyword {
+        name: "deprecated",
+        rejects: false,
+        how: "annotation: a deprecated field is still read",
+    },
+];
+
 /// Implemented by the generator for every request type of a spec.
 pub trait RequestRules {
     fn rules() -> &'static Rules;

@@ -299,6 +299,50 @@ async fn the_token_bucket_limits_and_refills_without_spending_remaining() {
 }
 
 #[tokio::test]
+async fn a_cost_takes_that_many_tokens_and_one_remaining() {
+    // The 2024-05-10 revision's ratelimit.cost: tokens, not uses.
+    let fx = Fixture::new().await;
+    let (key_id, key) = fx
+        .create_key(json!({"remaining": 100,
+                           "ratelimit": {"type": "fast", "limit": 10, "refillRate": 10, "refillInterval": 1000}}))
+        .await;
+    let cost = |n: i64| json!({"ratelimit": {"cost": n}});
+    let heavy = fx.verify(&key, cost(7)).await;
+    assert_eq!(heavy.body["valid"], json!(true));
+    assert_eq!(heavy.body["ratelimit"]["remaining"], json!(3));
+    assert_eq!(
+        heavy.body["remaining"],
+        json!(99),
+        "one use, whatever the cost"
+    );
+
+    let too_heavy = fx.verify(&key, cost(4)).await;
+    assert_eq!(too_heavy.body["code"], json!("RATE_LIMITED"));
+    assert_eq!(
+        too_heavy.body["ratelimit"]["remaining"],
+        json!(3),
+        "a denial takes nothing"
+    );
+    let default_cost = fx.verify(&key, json!({})).await;
+    assert_eq!(
+        default_cost.body["ratelimit"]["remaining"],
+        json!(2),
+        "the default cost is 1"
+    );
+
+    fx.server.clock.advance_ms(60_000);
+    let above_capacity = fx.verify(&key, cost(11)).await;
+    assert_eq!(
+        above_capacity.body["code"],
+        json!("RATE_LIMITED"),
+        "a cost above the bucket's capacity is never allowed"
+    );
+    let stored = fx.get(&format!("/v1/keys.getKey?keyId={key_id}")).await;
+    assert_eq!(stored.body["remaining"], json!(98));
+    fx.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_disabled_workspace_is_403() {
     let fx = Fixture::new().await;
     let (_, key) = fx.create_key(json!({})).await;

@@ -1,0 +1,376 @@
+//! Every rule the specs state about a request is enforced (src/api/rules.rs):
+//! the keywords of every request schema are classified, and each one that
+//! can reject a value does so with a 400, on each API that uses it.
+
+use crate::unkey::{Fixture as UnkeyFixture, assert_error};
+use keyward::api::rules::{Document, REQUEST_KEYWORDS, Rules};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+/// Follows a local `$ref`, once or several times.
+fn resolve<'a>(spec: &'a Value, mut schema: &'a Value) -> &'a Value {
+    while let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        schema = spec
+            .pointer(reference.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("dangling {reference}"));
+    }
+    schema
+}
+
+/// Every keyword of `schema` and the schemas inside it, with where it is.
+fn collect(spec: &Value, schema: &Value, at: &str, found: &mut BTreeMap<String, BTreeSet<String>>) {
+    let schema = resolve(spec, schema);
+    let Some(map) = schema.as_object() else {
+        return;
+    };
+    for (keyword, value) in map {
+        found
+            .entry(keyword.clone())
+            .or_default()
+            .insert(at.to_string());
+        match keyword.as_str() {
+            "properties" => {
+                for (name, property) in value.as_object().into_iter().flatten() {
+                    collect(spec, property, &format!("{at}.{name}"), found);
+                }
+            }
+            "items" | "additionalProperties" | "not" if value.is_object() => {
+                collect(spec, value, &format!("{at}[]"), found)
+            }
+            "anyOf" | "oneOf" | "allOf" => {
+                for member in value.as_array().into_iter().flatten() {
+                    collect(spec, member, at, found);
+                }
+            }
+            "format" => assert!(
+                ["int32", "int64"].contains(&value.as_str().unwrap_or_default()),
+                "{at}: format {value} is not enforced; classify it in src/api/rules.rs"
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// The keywords of every request schema (parameters and bodies) of a spec.
+fn request_keywords(document: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let spec: Value = serde_json::from_str(document).unwrap();
+    let mut found = BTreeMap::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let at = format!("{} {path}", method.to_uppercase());
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let parameter = resolve(&spec, parameter);
+                let name = parameter["name"].as_str().unwrap_or_default();
+                collect(
+                    &spec,
+                    &parameter["schema"],
+                    &format!("{at} {name}"),
+                    &mut found,
+                );
+            }
+            let body = resolve(&spec, &operation["requestBody"]);
+            for media in body["content"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(_, m)| m)
+            {
+                collect(&spec, &media["schema"], &format!("{at} body"), &mut found);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_keyword_of_every_request_schema_is_classified() {
+    let classified: BTreeSet<&str> = REQUEST_KEYWORDS.iter().map(|k| k.name).collect();
+    for (api, document) in [
+        ("unkey", keyward::generated::unkey::DOCUMENT),
+        ("sinch", keyward::generated::sinch_access_keys::DOCUMENT),
+    ] {
+        let found = request_keywords(document);
+        println!("{api}: {:?}", found.keys().collect::<Vec<_>>());
+        let unclassified: Vec<String> = found
+            .iter()
+            .filter(|(keyword, _)| !classified.contains(keyword.as_str()))
+            .map(|(keyword, places)| format!("{keyword} (at {})", places.first().unwrap()))
+            .collect();
+        assert!(
+            unclassified.is_empty(),
+            "{api}: request schemas use keywords that src/api/rules.rs does not classify: {unclassified:?}"
+        );
+    }
+}
+
+/// A made-up spec with the keywords neither API uses in a request, so that
+/// the check is shown to enforce them too.
+#[test]
+fn keywords_the_specs_do_not_use_yet_are_enforced_too() {
+    static DOCUMENT: OnceLock<Result<Document, String>> = OnceLock::new();
+    let spec = json!({
+        "openapi": "3.0.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/x": {"post": {
+            "operationId": "x",
+            "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/X"}}}},
+            "responses": {"200": {"description": "ok"}}
+        }}},
+        "components": {"schemas": {"X": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "pattern": "^[a-z]+$"},
+                "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": true},
+                "ratio": {"type": "integer", "maximum": 10, "exclusiveMaximum": true},
+                "either": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                "both": {"allOf": [{"type": "integer"}, {"minimum": 3}]}
+            },
+            "additionalProperties": false
+        }}}
+    });
+    let document = Document::load(&DOCUMENT, &spec.to_string());
+    let rules = Rules::compile(document, "X");
+    rules.ready().unwrap();
+    let cases = [
+        (json!({"code": "ABC"}), "code does not match \"^[a-z]+$\""),
+        (json!({"tags": []}), "tags has less than 1 item"),
+        (json!({"tags": ["a", "a"]}), "tags has non-unique elements"),
+        (
+            json!({"ratio": 10}),
+            "ratio is greater than or equal to the maximum of 10",
+        ),
+        (json!({"either": true}), "either"),
+        (json!({"both": 2}), "both is less than the minimum of 3"),
+        (json!({"other": 1}), "Additional properties are not allowed"),
+    ];
+    for (value, message) in cases {
+        let error = rules
+            .check(&value, keyward::api::rules::Part::Body)
+            .expect_err(&value.to_string());
+        assert!(
+            error.external_message.contains(message),
+            "{value}: {:?} should contain {message:?}",
+            error.external_message
+        );
+    }
+    rules
+        .check(
+            &json!({"code": "abc", "tags": ["a"], "ratio": 9, "either": 1, "both": 3}),
+            keyward::api::rules::Part::Body,
+        )
+        .expect("a value that keeps every rule");
+}
+
+/// One request per keyword that can reject a value in an Unkey request: each
+/// is a 400 in Unkey's shape, naming the field.
+#[tokio::test]
+async fn each_unkey_request_rule_is_a_400() {
+    let fx = UnkeyFixture::new().await;
+    let api = fx.api_id.clone();
+    let too_many: Vec<Value> = (0..101).map(|_| json!({})).collect();
+    let cases: Vec<(&str, &str, Value, &str)> = vec![
+        (
+            "type",
+            "/v1/apis.createApi",
+            json!(["abc"]),
+            "the request body is not of type \"object\"",
+        ),
+        (
+            "type",
+            "/v1/keys.createKey",
+            json!({"apiId": api, "expires": "soon"}),
+            "expires is not of type \"integer\"",
+        ),
+        (
+            "nullable",
+            "/v1/keys.createKey",
+            json!({"apiId": api, "name": null}),
+            "name must not be null",
+        ),
+        (
+            "required",
+            "/v1/keys.createKey",
+            json!({}),
+            "\"apiId\" is a required property",
+        ),
+        (
+            "required",
+            "/v1/keys.createKey",
+            json!({"apiId": api, "ratelimit": {"limit": 1}}),
+            "ratelimit: \"refillRate\" is a required property",
+        ),
+        (
+            "minLength",
+            "/v1/apis.createApi",
+            json!({"name": "ab"}),
+            "name is shorter than 3 characters",
+        ),
+        (
+            "maxLength",
+            "/v1/keys.createKey",
+            json!({"apiId": api, "prefix": "ninechars"}),
+            "prefix is longer than 8 characters",
+        ),
+        (
+            "minimum",
+            "/v1/keys.createKey",
+            json!({"apiId": api, "byteLength": 15}),
+            "byteLength is less than the minimum of 16",
+        ),
+        (
+            "maximum",
+            "/v1/keys.createKey",
+            json!({"apiId": api, "byteLength": 256}),
+            "byteLength is greater than the maximum of 255",
+        ),
+        (
+            "exclusiveMinimum",
+            "/v1/keys.verifyKey",
+            json!({"key": "k", "ratelimit": {"cost": 0}}),
+            "ratelimit.cost is less than or equal to the minimum of 0",
+        ),
+        (
+            "maxItems",
+            "/v1/migrations.createKeys",
+            json!(too_many),
+            "the request body has more than 100 items",
+        ),
+        (
+            "enum",
+            "/v1/keys.createKey",
+            json!({"apiId": api, "ratelimit": {"type": "slow", "limit": 1, "refillRate": 1, "refillInterval": 1}}),
+            "ratelimit.type",
+        ),
+        (
+            "format",
+            "/v1/keys.createKey",
+            json!({"apiId": api, "expires": 1.5}),
+            "expires is not of type \"integer\"",
+        ),
+    ];
+    for (keyword, path, body, message) in cases {
+        let response = fx.post(path, body).await;
+        println!("{keyword}: {path}: {}", response.body["error"]["message"]);
+        assert_eq!(
+            response.body["error"]["code"],
+            json!("BAD_REQUEST"),
+            "{keyword}"
+        );
+        assert_error(&response, 400, message);
+    }
+    // A query value is read as its parameter's type, then checked.
+    for (keyword, query, message) in [
+        ("type", "limit=ten", "limit is not of type \"integer\""),
+        (
+            "maximum",
+            "limit=101",
+            "limit is greater than the maximum of 100",
+        ),
+        ("minimum", "limit=0", "limit is less than the minimum of 1"),
+    ] {
+        let response = fx
+            .get(&format!("/v1/apis.listKeys?apiId={api}&{query}"))
+            .await;
+        println!(
+            "{keyword}: listKeys?{query}: {}",
+            response.body["error"]["message"]
+        );
+        assert_error(&response, 400, message);
+    }
+    // Where the spec admits null or any value, they are taken.
+    let (key_id, _) = fx.create_key(json!({"ownerId": "user_1"})).await;
+    let cleared = fx
+        .post(
+            "/v1/keys.updateKey",
+            json!({"keyId": key_id, "ownerId": null, "expires": null}),
+        )
+        .await;
+    assert_eq!(
+        cleared.status, 200,
+        "nullable fields take null: {}",
+        cleared.body
+    );
+    let meta = json!({"nested": {"list": [1, null]}, "nothing": null});
+    let created = fx
+        .post("/v1/keys.createKey", json!({"apiId": api, "meta": meta}))
+        .await;
+    assert_eq!(
+        created.status, 200,
+        "additionalProperties admits any value: {}",
+        created.body
+    );
+    fx.shutdown().await;
+}
+
+/// The same for the Sinch API, whose requests use `type` and `format`.
+#[tokio::test]
+async fn each_sinch_request_rule_is_a_400() {
+    let fx = crate::sinch::Fixture::new().await;
+    let auth = fx.auth();
+    let cases: Vec<(&str, &str, String, Option<Value>, &str)> = vec![
+        (
+            "type",
+            "POST",
+            fx.keys_path(),
+            Some(json!(["abc"])),
+            "the request body is not of type \"object\"",
+        ),
+        (
+            "type",
+            "POST",
+            fx.keys_path(),
+            Some(json!({"displayName": 5})),
+            "displayName is not of type \"string\"",
+        ),
+        (
+            "type",
+            "GET",
+            format!("{}?pageSize=ten", fx.keys_path()),
+            None,
+            "pageSize is not of type \"integer\"",
+        ),
+        (
+            "format",
+            "GET",
+            format!("{}?pageSize=3000000000", fx.keys_path()),
+            None,
+            "pageSize",
+        ),
+    ];
+    for (keyword, method, path, body, message) in cases {
+        let response = fx.call(method, &path, body, Some(&auth)).await;
+        println!(
+            "{keyword}: {method} {path}: {}",
+            response.body["error"]["message"]
+        );
+        assert_eq!(response.status, 400, "{keyword}: {}", response.body);
+        assert_eq!(
+            response.body["error"]["status"],
+            json!("INVALID_ARGUMENT"),
+            "{keyword}"
+        );
+        let text = response.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            text.contains(message),
+            "{keyword}: {text:?} should contain {message:?}"
+        );
+    }
+    // "If left empty, a default page size of 100 is used."
+    let empty = fx
+        .call(
+            "GET",
+            &format!("{}?pageSize=", fx.keys_path()),
+            None,
+            Some(&auth),
+        )
+        .await;
+    assert_eq!(
+        empty.status, 200,
+        "pageSize= is the default: {}",
+        empty.body
+    );
+    fx.shutdown().await;
+}
