@@ -315,12 +315,16 @@ fn hoist_parameters(
             .get("schema")
             .cloned()
             .unwrap_or_else(|| json!({}));
-        if let (Some(description), Value::Object(fields)) =
-            (parameter.get("description"), &mut schema)
-        {
-            fields
-                .entry("description")
-                .or_insert_with(|| description.clone());
+        if let Value::Object(fields) = &mut schema {
+            if let Some(description) = parameter.get("description") {
+                fields
+                    .entry("description")
+                    .or_insert_with(|| description.clone());
+            }
+            // Kept on the property: an empty value then means "not given".
+            if parameter["allowEmptyValue"] == true {
+                fields.insert("allowEmptyValue".into(), json!(true));
+            }
         }
         properties.insert(name.to_string(), schema);
         if parameter["required"] == true || location == "path" {

@@ -1336,6 +1336,11 @@ pub mod types {
         Debug
     )]
     pub struct KeyRatelimit {
+        ///Whether one node may decide alone: true for a fast limit.
+        #[serde(rename = "async")]
+        pub async_: bool,
+        ///The duration of the ratelimit window in milliseconds: refillInterval.
+        pub duration: ::std::num::NonZeroU64,
         ///The total amount of burstable requests.
         pub limit: ::std::num::NonZeroU64,
         ///Determines the speed at which tokens are refilled, in milliseconds.

@@ -1542,6 +1542,11 @@ pub mod types {
     ///Unkey comes with per-key ratelimiting out of the box.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct KeyRatelimit {
+        ///Whether one node may decide alone: true for a fast limit.
+        #[serde(rename = "async")]
+        pub async_: bool,
+        ///The duration of the ratelimit window in milliseconds: refillInterval.
+        pub duration: ::std::num::NonZeroU64,
         ///The total amount of burstable requests.
         pub limit: ::std::num::NonZeroU64,
         ///Determines the speed at which tokens are refilled, in milliseconds.
@@ -6207,6 +6212,11 @@ Possible values are:
         }
         #[derive(Clone, Debug)]
         pub struct KeyRatelimit {
+            async_: ::std::result::Result<bool, ::std::string::String>,
+            duration: ::std::result::Result<
+                ::std::num::NonZeroU64,
+                ::std::string::String,
+            >,
             limit: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
             refill_interval: ::std::result::Result<
                 ::std::num::NonZeroU64,
@@ -6221,6 +6231,8 @@ Possible values are:
         impl ::std::default::Default for KeyRatelimit {
             fn default() -> Self {
                 Self {
+                    async_: Err("no value supplied for async_".to_string()),
+                    duration: Err("no value supplied for duration".to_string()),
                     limit: Err("no value supplied for limit".to_string()),
                     refill_interval: Err(
                         "no value supplied for refill_interval".to_string(),
@@ -6231,6 +6243,30 @@ Possible values are:
             }
         }
         impl KeyRatelimit {
+            pub fn async_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.async_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for async_: {e}")
+                    });
+                self
+            }
+            pub fn duration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::num::NonZeroU64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.duration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for duration: {e}")
+                    });
+                self
+            }
             pub fn limit<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::num::NonZeroU64>,
@@ -6288,6 +6324,8 @@ Possible values are:
                 value: KeyRatelimit,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    async_: value.async_?,
+                    duration: value.duration?,
                     limit: value.limit?,
                     refill_interval: value.refill_interval?,
                     refill_rate: value.refill_rate?,
@@ -6298,6 +6336,8 @@ Possible values are:
         impl ::std::convert::From<super::KeyRatelimit> for KeyRatelimit {
             fn from(value: super::KeyRatelimit) -> Self {
                 Self {
+                    async_: Ok(value.async_),
+                    duration: Ok(value.duration),
                     limit: Ok(value.limit),
                     refill_interval: Ok(value.refill_interval),
                     refill_rate: Ok(value.refill_rate),

@@ -201,9 +201,14 @@ impl Document {
 /// The compiled schema of one request type.
 pub struct Rules {
     validator: Result<jsonschema::Validator, String>,
-    /// The JSON type of each parameter, for a query or path schema: their
-    /// values arrive as text.
-    parameter_types: BTreeMap<String, String>,
+    /// Each parameter of a query or path schema: its JSON type (values
+    /// arrive as text), and whether an empty value means "not given".
+    parameters: BTreeMap<String, Parameter>,
+}
+
+struct Parameter {
+    json_type: String,
+    allow_empty: bool,
 }
 
 /// Where a request value came from, for messages.
@@ -227,38 +232,38 @@ impl Part {
 impl Rules {
     /// Compiles the component schema `name` of `document`.
     pub fn compile(document: &Result<Document, String>, name: &str) -> Rules {
-        let compiled = document
-            .as_ref()
-            .map_err(Clone::clone)
-            .and_then(|document| {
-                let root = json!({
-                    "$ref": format!("#/components/schemas/{name}"),
-                    "components": document.components,
-                });
-                let validator = jsonschema::options()
-                    .with_draft(jsonschema::Draft::Draft202012)
-                    .build(&root)
-                    .map_err(|e| format!("the request schema {name} does not compile: {e}"))?;
-                let parameter_types = document.components["schemas"][name]["properties"]
-                    .as_object()
-                    .map(|properties| {
-                        properties
-                            .iter()
-                            .map(|(parameter, schema)| (parameter.clone(), json_type(schema)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                Ok((validator, parameter_types))
-            });
-        match compiled {
-            Ok((validator, parameter_types)) => Rules {
-                validator: Ok(validator),
-                parameter_types,
-            },
-            Err(e) => Rules {
-                validator: Err(e),
-                parameter_types: BTreeMap::new(),
-            },
+        let document = match document {
+            Ok(document) => document,
+            Err(e) => {
+                return Rules {
+                    validator: Err(e.clone()),
+                    parameters: BTreeMap::new(),
+                };
+            }
+        };
+        let root = json!({
+            "$ref": format!("#/components/schemas/{name}"),
+            "components": document.components,
+        });
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&root)
+            .map_err(|e| format!("the request schema {name} does not compile: {e}"));
+        let properties = document.components["schemas"][name]["properties"].as_object();
+        let parameters = properties
+            .into_iter()
+            .flatten()
+            .map(|(parameter, schema)| {
+                let rules = Parameter {
+                    json_type: json_type(schema),
+                    allow_empty: schema["allowEmptyValue"] == true,
+                };
+                (parameter.clone(), rules)
+            })
+            .collect();
+        Rules {
+            validator,
+            parameters,
         }
     }
 
@@ -280,25 +285,21 @@ impl Rules {
         }
     }
 
-    /// Query or path parameters as a JSON object, each value read as its
-    /// schema's type. A value that does not read as that type stays text,
-    /// so that [`Rules::check`] names it. An empty value of a parameter
-    /// that is not text counts as not given, as in HTML forms: the Sinch
-    /// spec says of `pageSize` "If left empty, a default page size of 100
-    /// is used".
+    /// Query parameters as a JSON object, each value read as its schema's
+    /// type. A value that does not read as that type stays text, so that
+    /// [`Rules::check`] names it. An empty value of a parameter with
+    /// `allowEmptyValue` counts as not given.
     pub fn parameters<'a>(
         &self,
         pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
     ) -> Result<Value, HttpError> {
         let mut object = Map::new();
         for (name, text) in pairs {
-            let kind = self
-                .parameter_types
-                .get(name.as_ref())
-                .map_or("string", String::as_str);
-            if text.is_empty() && kind != "string" {
+            let parameter = self.parameters.get(name.as_ref());
+            if text.is_empty() && parameter.is_some_and(|p| p.allow_empty) {
                 continue;
             }
+            let kind = parameter.map_or("string", |p| p.json_type.as_str());
             let value = match kind {
                 "integer" => text.parse::<i64>().map(Value::from).ok(),
                 "number" => text.parse::<f64>().ok().map(Value::from),

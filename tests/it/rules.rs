@@ -268,6 +268,7 @@ async fn each_unkey_request_rule_is_a_400() {
             "limit is greater than the maximum of 100",
         ),
         ("minimum", "limit=0", "limit is less than the minimum of 1"),
+        ("type", "limit=", "limit is not of type \"integer\""),
     ] {
         let response = fx
             .get(&format!("/v1/apis.listKeys?apiId={api}&{query}"))

@@ -154,9 +154,11 @@ pub fn key(row: KeyRow) -> types::Key {
                 RatelimitKind::Consistent => types::KeyRatelimitType::Consistent,
                 RatelimitKind::Fast => types::KeyRatelimitType::Fast,
             },
+            async_: r.kind == RatelimitKind::Fast,
             limit: positive(r.limit)?,
             refill_rate: positive(r.refill_rate)?,
             refill_interval: positive(r.refill_interval)?,
+            duration: positive(r.refill_interval)?,
         })
     });
     let refill = row.refill.map(|r| types::KeyRefill {

@@ -13,6 +13,7 @@ mod keys_update_remaining;
 mod keys_verify_key;
 mod legacy;
 mod migrations_create_keys;
+mod official_python_sdk;
 mod ratelimits_limit;
 
 use crate::common::{Api, ROOT_KEY, Request, TestResponse, TestServer};
