@@ -54,48 +54,41 @@ pub fn refill(interval: impl Into<RefillInterval>, amount: NonZeroU64) -> Refill
     }
 }
 
+/// A key's settings from a wire type that has them all: createKey's body
+/// and an item of migrations.createKeys are two generated types with the
+/// same fields.
+macro_rules! key_settings {
+    ($wire:ident, byte_length: $byte_length:expr, remaining: $remaining:expr) => {
+        CreateKey {
+            byte_length: $byte_length,
+            remaining: $remaining,
+            api_id: $wire.api_id,
+            prefix: $wire.prefix.map(String::from),
+            name: $wire.name,
+            owner_id: $wire.owner_id,
+            meta: Some($wire.meta).filter(|m| !m.is_empty()),
+            expires: $wire.expires,
+            refill: $wire.refill.map(|r| refill(r.interval, r.amount)),
+            ratelimit: $wire
+                .ratelimit
+                .map(|r| ratelimit(r.type_, r.limit, r.refill_rate, r.refill_interval)),
+            roles: $wire.roles.into_iter().map(String::from).collect(),
+            enabled: $wire.enabled,
+            environment: $wire.environment.map(String::from),
+        }
+    };
+}
+
 /// What createKey asks for, in the domain's terms.
 pub fn create_key(body: types::KeysCreateKeyBody) -> CreateKey {
-    CreateKey {
-        api_id: body.api_id,
-        prefix: body.prefix.map(String::from),
-        name: body.name,
-        byte_length: body.byte_length,
-        owner_id: body.owner_id,
-        meta: Some(body.meta).filter(|m| !m.is_empty()),
-        expires: body.expires,
-        remaining: body.remaining,
-        refill: body.refill.map(|r| refill(r.interval, r.amount)),
-        ratelimit: body
-            .ratelimit
-            .map(|r| ratelimit(r.type_, r.limit, r.refill_rate, r.refill_interval)),
-        roles: body.roles.into_iter().map(String::from).collect(),
-        enabled: body.enabled,
-        environment: body.environment.map(String::from),
-    }
+    key_settings!(body, byte_length: body.byte_length, remaining: body.remaining)
 }
 
 /// One item of `migrations.createKeys`: createKey's settings, with the
 /// key's hash and start instead of a new secret.
 pub fn import_key(item: types::MigrationsCreateKeysBodyItem) -> ImportKey {
     ImportKey {
-        key: CreateKey {
-            api_id: item.api_id,
-            prefix: item.prefix.map(String::from),
-            name: item.name,
-            byte_length: 0,
-            owner_id: item.owner_id,
-            meta: Some(item.meta).filter(|m| !m.is_empty()),
-            expires: item.expires,
-            remaining: item.remaining.map(int),
-            refill: item.refill.map(|r| refill(r.interval, r.amount)),
-            ratelimit: item
-                .ratelimit
-                .map(|r| ratelimit(r.type_, r.limit, r.refill_rate, r.refill_interval)),
-            roles: item.roles.into_iter().map(String::from).collect(),
-            enabled: item.enabled,
-            environment: item.environment.map(String::from),
-        },
+        key: key_settings!(item, byte_length: 0, remaining: item.remaining.map(int)),
         hash: item.hash.value,
         start: item.start,
     }
@@ -189,17 +182,25 @@ pub fn key(row: KeyRow) -> types::Key {
     }
 }
 
-fn code(denial: Denial) -> types::V1KeysVerifyKeyResponseCode {
-    use types::V1KeysVerifyKeyResponseCode as Code;
-    match denial {
-        Denial::NotFound => Code::NotFound,
-        Denial::Disabled => Code::Disabled,
-        Denial::Forbidden => Code::Forbidden,
-        Denial::InsufficientPermissions => Code::InsufficientPermissions,
-        Denial::RateLimited => Code::RateLimited,
-        Denial::UsageExceeded => Code::UsageExceeded,
-    }
+/// Each verify answer's `code` is its own generated enum, with the same
+/// values for every denial.
+macro_rules! denial_code {
+    ($name:ident -> $code:path) => {
+        fn $name(denial: Denial) -> $code {
+            use $code as Code;
+            match denial {
+                Denial::NotFound => Code::NotFound,
+                Denial::Disabled => Code::Disabled,
+                Denial::Forbidden => Code::Forbidden,
+                Denial::InsufficientPermissions => Code::InsufficientPermissions,
+                Denial::RateLimited => Code::RateLimited,
+                Denial::UsageExceeded => Code::UsageExceeded,
+            }
+        }
+    };
 }
+denial_code!(code -> types::V1KeysVerifyKeyResponseCode);
+denial_code!(legacy_code -> types::PostKeysVerifyResponseCode);
 
 /// verifyKey's answer. A valid key shows what is set on it; an invalid one
 /// only why, its id when identified, and its limits where they apply.
@@ -238,18 +239,6 @@ pub fn verification(v: Verification, request_id: &RequestId) -> types::V1KeysVer
         response.environment = key.environment.clone();
     }
     response
-}
-
-fn legacy_code(denial: Denial) -> types::PostKeysVerifyResponseCode {
-    use types::PostKeysVerifyResponseCode as Code;
-    match denial {
-        Denial::NotFound => Code::NotFound,
-        Denial::Disabled => Code::Disabled,
-        Denial::Forbidden => Code::Forbidden,
-        Denial::InsufficientPermissions => Code::InsufficientPermissions,
-        Denial::RateLimited => Code::RateLimited,
-        Denial::UsageExceeded => Code::UsageExceeded,
-    }
 }
 
 /// The legacy `POST /v1/keys/verify` answer: the seed spec's shape, with no
