@@ -3,6 +3,7 @@
 use crate::domain::admin::{self, Bootstrap, IssuedAccessKey, IssuedRootKey};
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::sinch::Settings as SinchSettings;
+use crate::domain::sinch::signing::KeySource;
 use crate::server::{self, Limits, ServerConfig};
 use crate::storage::Storage;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -52,6 +53,9 @@ pub enum Command {
     /// Manage Sinch access keys.
     #[command(subcommand, name = "access-key")]
     AccessKey(AccessKeyCommand),
+    /// Manage the keys that sign access tokens.
+    #[command(subcommand, name = "signing-key")]
+    SigningKey(SigningKeyCommand),
     /// Fill a database for bench/run: bootstrap, an api and N keys.
     #[command(hide = true)]
     BenchSeed(BenchSeedArgs),
@@ -90,10 +94,14 @@ pub struct ServeArgs {
     /// How many access keys a Sinch project may have.
     #[arg(long, env = "KEYWARD_MAX_ACCESS_KEYS_PER_PROJECT", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..))]
     pub max_access_keys_per_project: i64,
-    /// Keep the token signing key in this file (base64; created if missing)
-    /// instead of in the database.
+    /// Keep the token signing keys in this file (JSON, created 0600 if
+    /// missing) instead of in the database.
     #[arg(long, env = "KEYWARD_TOKEN_SIGNING_KEY_FILE")]
     pub token_signing_key_file: Option<std::path::PathBuf>,
+    /// The URL clients reach keyward at: every token's `iss`, and the issuer
+    /// of /.well-known/oauth-authorization-server. Default: http://<bind>.
+    #[arg(long, env = "KEYWARD_TOKEN_ISSUER")]
+    pub token_issuer: Option<String>,
     /// Seconds a client has to send a request's head, and then its body; a
     /// connection that sends nothing is closed after this.
     #[arg(long, env = "KEYWARD_REQUEST_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
@@ -199,6 +207,39 @@ pub enum RootKeyCommand {
     Revoke {
         #[arg(value_name = "ROOT_KEY_ID")]
         root_key_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// Where the signing keys are: the database, or the serve's key file.
+#[derive(Debug, Args)]
+pub struct SigningKeyLocation {
+    /// The file `serve --token-signing-key-file` uses, if it keeps the keys
+    /// out of the database.
+    #[arg(long, env = "KEYWARD_TOKEN_SIGNING_KEY_FILE")]
+    pub token_signing_key_file: Option<std::path::PathBuf>,
+    /// The token lifetime `serve` uses: keys retired longer ago than this
+    /// (and a minute) are deleted.
+    #[arg(long, env = "KEYWARD_TOKEN_LIFETIME_SECS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..))]
+    pub token_lifetime_secs: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigningKeyCommand {
+    /// Make a new key current. The previous one keeps checking the tokens it
+    /// signed until they expire, then drops; running servers take the new
+    /// key within a second.
+    Rotate {
+        #[command(flatten)]
+        location: SigningKeyLocation,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List the signing keys: kid, created, retired. Never the keys.
+    List {
+        #[command(flatten)]
+        location: SigningKeyLocation,
         #[command(flatten)]
         output: Output,
     },
@@ -335,6 +376,10 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
         sinch: SinchSettings {
             token_lifetime_secs: args.token_lifetime_secs,
             max_access_keys_per_project: args.max_access_keys_per_project,
+            issuer: args
+                .token_issuer
+                .map(|issuer| issuer.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| format!("http://{}", args.bind)),
         },
         token_signing_key_file: args.token_signing_key_file,
         limits: Limits {
@@ -366,6 +411,7 @@ async fn admin_command(storage: &Storage, now_ms: i64, command: Command) -> anyh
         Command::Role(command) => role_command(storage, now_ms, command).await,
         Command::Project(command) => project_command(storage, now_ms, command).await,
         Command::AccessKey(command) => access_key_command(storage, now_ms, command).await,
+        Command::SigningKey(command) => signing_key_command(storage, now_ms, command).await,
         Command::BenchSeed(args) => {
             let access_key = admin::parse_access_key(&args.access_key)?;
             let seed = admin::seed_benchmark(
@@ -477,6 +523,47 @@ async fn root_key_command(
                 output.json,
                 json!({"rootKeyId": root_key_id, "revoked": true}),
                 &format!("root key {root_key_id} is revoked"),
+            )
+        }
+    }
+}
+
+async fn signing_key_command(
+    storage: &Storage,
+    now_ms: i64,
+    command: SigningKeyCommand,
+) -> anyhow::Result<()> {
+    let source = |location: &SigningKeyLocation| match &location.token_signing_key_file {
+        Some(path) => KeySource::File(path.clone()),
+        None => KeySource::Database(storage.clone()),
+    };
+    match command {
+        SigningKeyCommand::Rotate { location, output } => {
+            let next = source(&location)
+                .rotate(now_ms, location.token_lifetime_secs)
+                .await?;
+            print_done(
+                output.json,
+                json!({"kid": next.kid, "current": true}),
+                &format!("signing key {} is current", next.kid),
+            )
+        }
+        SigningKeyCommand::List { location, output } => {
+            let (keys, _) = source(&location).load(now_ms).await?;
+            print_list(
+                output.json,
+                &["KID", "CREATED", "RETIRED"],
+                keys.iter().map(|k| {
+                    let retired = k.retired_at.map(time);
+                    (
+                        json!({"kid": k.kid, "createdAt": time(k.created_at), "retiredAt": retired}),
+                        vec![
+                            k.kid.clone(),
+                            time(k.created_at),
+                            retired.unwrap_or_else(|| "current".into()),
+                        ],
+                    )
+                }),
             )
         }
     }

@@ -5,6 +5,7 @@ use crate::api::sinch_access_keys::SinchAccessKeysService;
 use crate::api::unkey::UnkeyService;
 use crate::domain::admin::{self, Bootstrap};
 use crate::domain::clock::Clock;
+use crate::domain::sinch::signing::KeySource;
 use crate::domain::sinch::{Settings as SinchSettings, Sinch};
 use crate::domain::unkey::Unkey;
 use crate::generated::{sinch_access_keys, unkey};
@@ -71,7 +72,7 @@ pub struct ServerConfig {
     pub bootstrap_access_key: Option<(String, String)>,
     pub log_level: ConfigLoggingLevel,
     pub sinch: SinchSettings,
-    /// Where the token signing key is kept, instead of the database.
+    /// Where the token signing keys are kept, instead of the database.
     pub token_signing_key_file: Option<PathBuf>,
     pub limits: Limits,
 }
@@ -80,7 +81,7 @@ pub struct ServerConfig {
 pub struct RunningServer {
     pub server: HttpServer<ServerState>,
     /// The limiters' sweeper and counts writer, and the change-log watcher.
-    background: [tokio::task::JoinHandle<()>; 2],
+    background: Vec<tokio::task::JoinHandle<()>>,
     log: slog::Logger,
     shutdown_timeout: Duration,
     /// What the start created on an empty database, secrets included.
@@ -156,25 +157,32 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         .await?,
     );
     let background = unkey.spawn_background(log.new(slog::o!("component" => "background")));
-    let signing_key = match &config.token_signing_key_file {
+    let key_source = match &config.token_signing_key_file {
         Some(path) => {
-            let (key, warning) = crate::domain::sinch::tokens::signing_key_from_file(path)?;
-            if let Some(warning) = warning {
+            let source = KeySource::File(path.clone());
+            if let (_, Some(warning)) = source.load(clock.now_ms()).await? {
                 slog::warn!(log, "{warning}");
             }
-            Some(key)
+            source
         }
-        None => None,
+        None => KeySource::Database(storage.clone()),
     };
     let sinch = Arc::new(
         Sinch::new(
             storage.clone(),
             Arc::clone(&clock),
             config.sinch,
-            signing_key,
+            key_source,
         )
         .await?,
     );
+    let key_file_watcher = config.token_signing_key_file.clone().map(|path| {
+        watch_key_file(
+            path,
+            Arc::clone(&sinch),
+            log.new(slog::o!("component" => "signing-keys")),
+        )
+    });
     let watcher = crate::domain::changes::spawn_watcher(
         storage.clone(),
         Arc::clone(&unkey),
@@ -211,10 +219,37 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         .map_err(|e| anyhow::anyhow!("starting the HTTP server on {}: {e}", config.bind))?;
     Ok(RunningServer {
         server,
-        background: [background, watcher],
+        background: [Some(background), Some(watcher), key_file_watcher]
+            .into_iter()
+            .flatten()
+            .collect(),
         log,
         shutdown_timeout: limits.shutdown_timeout,
         bootstrap,
+    })
+}
+
+/// Reads the signing key file again whenever it changes: `keyward
+/// signing-key rotate --token-signing-key-file` rewrites it while the server
+/// runs. Checked every second.
+fn watch_key_file(
+    path: PathBuf,
+    sinch: Arc<Sinch>,
+    log: slog::Logger,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let mut seen = modified(&path);
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = modified(&path);
+            if now != seen {
+                seen = now;
+                if let Err(e) = sinch.reload_signing_keys().await {
+                    slog::warn!(log, "reading the signing key file again failed"; "error" => %e);
+                }
+            }
+        }
     })
 }
 

@@ -1,8 +1,12 @@
-//! `POST /oauth2/token`: the OAuth2 client-credentials endpoint that makes
-//! Sinch access keys usable as bearer tokens. No spec documents it; it
-//! follows RFC 6749 and what the official Sinch SDKs send:
-//! `grant_type=client_credentials`, form-encoded, with the client
-//! authenticated by HTTP Basic or by `client_id`/`client_secret`.
+//! keyward's OAuth 2.0 authorization server for Sinch access keys. No spec
+//! documents it; it follows the RFCs and what the official Sinch SDKs send:
+//! - `POST /oauth2/token` (RFC 6749): `grant_type=client_credentials`,
+//!   form-encoded, with the client authenticated by HTTP Basic or by
+//!   `client_id`/`client_secret`;
+//! - `POST /oauth2/introspect` (RFC 7662), authenticated the same way;
+//! - `GET /.well-known/jwks.json` (RFC 7517), the public keys that check
+//!   tokens offline, and `GET /.well-known/oauth-authorization-server`
+//!   (RFC 8414), the metadata that names all of these.
 
 use crate::api::context::ServerState;
 use crate::api::error::ErrorCore;
@@ -19,6 +23,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub const PATH: &str = "/oauth2/token";
+const INTROSPECT_PATH: &str = "/oauth2/introspect";
+const JWKS_PATH: &str = "/.well-known/jwks.json";
+const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 const FORM: &str = "application/x-www-form-urlencoded";
 
 /// The successful answer, RFC 6749 §5.1.
@@ -37,6 +44,36 @@ struct TokenForm {
     grant_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct IntrospectionForm {
+    token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// The answer of introspection, RFC 7662 §2.2: only `active` when the token
+/// is not active for the asking client.
+#[derive(Debug, Default, Serialize, JsonSchema)]
+pub struct IntrospectionResponse {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
 }
 
 /// An error of the token endpoint, RFC 6749 §5.2:
@@ -153,28 +190,38 @@ impl ApiError for OAuthError {
     }
 }
 
+/// The form body of a request, and its client's Basic credentials if any.
+fn read_form<F: serde::de::DeserializeOwned>(
+    rqctx: &RequestContext<ServerState>,
+    body: crate::api::RawBody,
+) -> Result<(F, Option<(String, String)>), OAuthError> {
+    let body = body.parsed()?;
+    let content_type = rqctx
+        .request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.trim_start().starts_with(FORM) {
+        return Err(OAuthError::invalid_request(format!(
+            "the body must be {FORM}"
+        )));
+    }
+    let form = serde_urlencoded::from_bytes(body.as_bytes())
+        .map_err(|e| OAuthError::invalid_request(format!("the form does not parse: {e}")))?;
+    let basic = match crate::api::credentials::credential(rqctx) {
+        Some(Credential::Basic { id, secret }) => Some((id, secret)),
+        _ => None,
+    };
+    Ok((form, basic))
+}
+
 async fn token(
     rqctx: RequestContext<ServerState>,
     body: crate::api::RawBody,
 ) -> Result<Reply<TokenResponse>, OAuthError> {
     answer(&rqctx, async {
-        let body = body.parsed()?;
-        let headers = rqctx.request.headers();
-        let content_type = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !content_type.trim_start().starts_with(FORM) {
-            return Err(OAuthError::invalid_request(format!(
-                "the body must be {FORM}"
-            )));
-        }
-        let form: TokenForm = serde_urlencoded::from_bytes(body.as_bytes())
-            .map_err(|e| OAuthError::invalid_request(format!("the form does not parse: {e}")))?;
-        let basic = match crate::api::credentials::credential(&rqctx) {
-            Some(Credential::Basic { id, secret }) => Some((id, secret)),
-            _ => None,
-        };
+        let (form, basic): (TokenForm, _) = read_form(&rqctx, body)?;
         let request = TokenRequest {
             grant_type: form.grant_type,
             basic,
@@ -192,40 +239,167 @@ async fn token(
     .await
 }
 
-/// Registers the token endpoint, and a 405 in OAuth's shape for the other methods.
-pub fn register(api: &mut ApiDescription<ServerState>) -> Result<(), ApiDescriptionRegisterError> {
-    api.register(ApiEndpoint::new(
-        "oauth2_token".to_string(),
-        token,
-        http::Method::POST,
-        FORM,
-        PATH,
-        ApiEndpointVersions::All,
-    ))?;
-    for method in [
+async fn introspect(
+    rqctx: RequestContext<ServerState>,
+    body: crate::api::RawBody,
+) -> Result<Reply<IntrospectionResponse>, OAuthError> {
+    answer(&rqctx, async {
+        let (form, basic): (IntrospectionForm, _) = read_form(&rqctx, body)?;
+        let token = form
+            .token
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+        let client = TokenRequest {
+            basic,
+            client_id: form.client_id,
+            client_secret: form.client_secret,
+            ..TokenRequest::default()
+        };
+        let active = rqctx.context().sinch.introspect(client, &token).await?;
+        Ok(match active {
+            Some(token) => IntrospectionResponse {
+                active: true,
+                client_id: Some(token.sub.clone()),
+                sub: Some(token.sub),
+                project_id: Some(token.project_id),
+                exp: Some(token.exp),
+                iat: Some(token.iat),
+                jti: Some(token.jti),
+                token_type: Some("Bearer".to_string()),
+                iss: Some(token.iss),
+            },
+            None => IntrospectionResponse::default(),
+        })
+    })
+    .await
+}
+
+/// The public keys that check tokens (RFC 7517). Clients may cache them for
+/// a minute; a token with an unknown `kid` means it is time to fetch again.
+async fn jwks(rqctx: RequestContext<ServerState>) -> Result<Reply<serde_json::Value>, OAuthError> {
+    let keys = serde_json::to_value(rqctx.context().sinch.jwks())
+        .map_err(|e| OAuthError::from(SinchError::Internal(format!("the JWKS: {e}"))));
+    Ok(match keys {
+        Ok(keys) => Reply::ok(&keys, HeaderMap::new()).with_header(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        ),
+        Err(error) => error.into_reply(&RequestId::of(&rqctx)),
+    })
+}
+
+/// The authorization server's metadata (RFC 8414).
+async fn metadata(
+    rqctx: RequestContext<ServerState>,
+) -> Result<Reply<serde_json::Value>, OAuthError> {
+    let issuer = &rqctx.context().sinch.settings().issuer;
+    let client_auth = ["client_secret_basic", "client_secret_post"];
+    let document = serde_json::json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}{PATH}"),
+        "jwks_uri": format!("{issuer}{JWKS_PATH}"),
+        "introspection_endpoint": format!("{issuer}{INTROSPECT_PATH}"),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": client_auth,
+        "introspection_endpoint_auth_methods_supported": client_auth,
+        "token_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
+    });
+    Ok(Reply::ok(&document, HeaderMap::new()))
+}
+
+/// Registers `endpoint`, and a 405 in OAuth's shape for every other method
+/// of its path.
+fn register_with_fallbacks(
+    api: &mut ApiDescription<ServerState>,
+    endpoint: ApiEndpoint<ServerState>,
+) -> Result<(), ApiDescriptionRegisterError> {
+    let (id, method, path) = (
+        endpoint.operation_id.clone(),
+        endpoint.method.clone(),
+        endpoint.path.clone(),
+    );
+    api.register(endpoint)?;
+    let allow: &'static str = if method == http::Method::GET {
+        "GET"
+    } else {
+        "POST"
+    };
+    for other in [
         http::Method::GET,
+        http::Method::POST,
         http::Method::PUT,
         http::Method::PATCH,
         http::Method::DELETE,
         http::Method::OPTIONS,
         http::Method::TRACE,
-    ] {
+    ]
+    .into_iter()
+    .filter(|m| *m != method)
+    {
         api.register(
             ApiEndpoint::new(
-                format!(
-                    "oauth2_token_{}_not_allowed",
-                    method.as_str().to_lowercase()
-                ),
-                |rqctx| crate::api::method_not_allowed::<ServerState, OAuthError>(rqctx, "POST"),
-                method,
+                format!("{id}_{}_not_allowed", other.as_str().to_lowercase()),
+                move |rqctx| {
+                    crate::api::method_not_allowed::<ServerState, OAuthError>(rqctx, allow)
+                },
+                other,
                 "application/json",
-                PATH,
+                &path,
                 ApiEndpointVersions::All,
             )
             .visible(false),
         )?;
     }
     Ok(())
+}
+
+/// Registers the token, introspection, JWKS and metadata endpoints.
+pub fn register(api: &mut ApiDescription<ServerState>) -> Result<(), ApiDescriptionRegisterError> {
+    let json = "application/json";
+    register_with_fallbacks(
+        api,
+        ApiEndpoint::new(
+            "oauth2_token".into(),
+            token,
+            http::Method::POST,
+            FORM,
+            PATH,
+            ApiEndpointVersions::All,
+        ),
+    )?;
+    register_with_fallbacks(
+        api,
+        ApiEndpoint::new(
+            "oauth2_introspect".into(),
+            introspect,
+            http::Method::POST,
+            FORM,
+            INTROSPECT_PATH,
+            ApiEndpointVersions::All,
+        ),
+    )?;
+    register_with_fallbacks(
+        api,
+        ApiEndpoint::new(
+            "jwks".into(),
+            jwks,
+            http::Method::GET,
+            json,
+            JWKS_PATH,
+            ApiEndpointVersions::All,
+        ),
+    )?;
+    register_with_fallbacks(
+        api,
+        ApiEndpoint::new(
+            "oauth_authorization_server".into(),
+            metadata,
+            http::Method::GET,
+            json,
+            METADATA_PATH,
+            ApiEndpointVersions::All,
+        ),
+    )
 }
 
 crate::api::error_plumbing!(OAuthError, "OAuthError", ErrorBody<'static>, |error| error

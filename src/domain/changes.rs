@@ -34,7 +34,7 @@ pub async fn spawn_watcher(
                     if let Err(e) = apply(&unkey, &sinch, &batch).await {
                         slog::warn!(log, "applying changes failed; dropping every cache"; "error" => %e);
                         let _ = unkey.forget_everything().await;
-                        sinch.forget_everything();
+                        let _ = sinch.forget_everything().await;
                     }
                 }
                 Err(e) => {
@@ -55,11 +55,11 @@ pub async fn spawn_watcher(
 async fn apply(unkey: &Unkey, sinch: &Sinch, batch: &ChangeBatch) -> anyhow::Result<()> {
     if batch.missed {
         unkey.forget_everything().await?;
-        sinch.forget_everything();
+        sinch.forget_everything().await?;
     }
     for change in &batch.changes {
         unkey.apply_change(change).await?;
-        sinch.apply_change(change);
+        sinch.apply_change(change).await?;
     }
     Ok(())
 }

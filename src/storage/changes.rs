@@ -18,6 +18,8 @@ pub enum Change {
     AccessKey(String),
     /// A root key, by its hash, was revoked or lost permissions.
     RootKey([u8; 32]),
+    /// The token signing keys were rotated.
+    SigningKeys,
 }
 
 /// What [`ChangeFeed::next`] brought.
@@ -65,6 +67,7 @@ pub fn change_of(kind: &str, entity: String) -> Change {
         "workspace" => Some(Change::Workspace(entity)),
         "access_key" => Some(Change::AccessKey(entity)),
         "root_key" => hash(&entity).map(Change::RootKey),
+        "signing_keys" => Some(Change::SigningKeys),
         _ => None,
     };
     change.unwrap_or(Change::AllKeys)

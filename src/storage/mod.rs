@@ -38,7 +38,7 @@ pub use keys::{
 pub use limits::{BucketRow, LimitStore, WindowCount};
 pub use ratelimit_namespaces::NamespaceStore;
 pub use root_keys::{RootKeyRow, RootKeyStore};
-pub use signing_key::SigningKeyStore;
+pub use signing_key::{SigningKeyRow, SigningKeyStore};
 pub use verifications::{CountsDelta, DailyCounts, VerificationStore};
 
 use std::sync::Arc;

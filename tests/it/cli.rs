@@ -633,3 +633,81 @@ async fn revocations_from_the_cli_reach_running_servers() {
         assert!(took <= BOUND, "took {took:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_key_rotations_from_the_cli_reach_running_servers() {
+    use crate::common::process::{ServeProcess, seen_within};
+    use std::os::unix::fs::PermissionsExt;
+    let cli = Cli::new();
+    let key_file = cli.dir.path().join("signing-keys.json");
+    let key_file_arg = key_file.display().to_string();
+    let in_database = ServeProcess::start(&cli.database_url(), &[]);
+    let in_file = ServeProcess::start(
+        &cli.database_url(),
+        &["--token-signing-key-file", &key_file_arg],
+    );
+    let http = reqwest::Client::new();
+    let kids = |base_url: String| {
+        let http = http.clone();
+        async move {
+            let jwks: Value = http
+                .get(format!("{base_url}/.well-known/jwks.json"))
+                .send()
+                .await
+                .expect("JWKS")
+                .json()
+                .await
+                .expect("JSON");
+            let kids: Vec<Value> = jwks["keys"]
+                .as_array()
+                .expect("keys")
+                .iter()
+                .map(|k| k["kid"].clone())
+                .collect();
+            json!(kids)
+        }
+    };
+
+    for (server, location) in [
+        (&in_database, vec![]),
+        (&in_file, vec!["--token-signing-key-file", &key_file_arg]),
+    ] {
+        let before = kids(server.base_url.clone()).await;
+        assert_eq!(before.as_array().map(Vec::len), Some(1), "{before}");
+        let mut rotate = vec!["signing-key", "rotate", "--json"];
+        rotate.extend(&location);
+        let rotated = cli.run_json(&rotate);
+        let kid = rotated["kid"].clone();
+        let expected = json!([kid, before[0]]);
+        if location.is_empty() {
+            // Through the change log, like every other change.
+            seen_within("a rotated signing key", expected, || {
+                kids(server.base_url.clone())
+            })
+            .await;
+        } else {
+            // The server reads the file again within a second of a change.
+            let started = std::time::Instant::now();
+            while kids(server.base_url.clone()).await != expected {
+                assert!(started.elapsed() < std::time::Duration::from_secs(3));
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+        let mut list = vec!["signing-key", "list", "--json"];
+        list.extend(&location);
+        let listed = cli.run_json(&list);
+        assert_eq!(listed[0]["kid"], kid);
+        assert_eq!(listed[0]["retiredAt"], Value::Null);
+        assert!(listed[1]["retiredAt"].is_string(), "{listed}");
+        assert!(
+            !listed.to_string().contains("privateKey"),
+            "a list never shows a key"
+        );
+    }
+    let mode = std::fs::metadata(&key_file)
+        .expect("key file")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "the rewritten key file stays private");
+}

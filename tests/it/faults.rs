@@ -324,12 +324,14 @@ async fn sigterm_with_a_half_sent_body_exits_in_time_and_flushes_counts() {
     assert_eq!(counts["verifications"][0]["success"], json!(3), "{counts}");
 }
 
-/// A token signed with `key`, with these claims.
-fn forge(key: &[u8], claims: &Value) -> String {
+/// A token signed with the Ed25519 key `pkcs8`, named `kid`, with these claims.
+fn forge(pkcs8: &[u8], kid: &str, claims: &Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(kid.to_string());
     jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &header,
         claims,
-        &jsonwebtoken::EncodingKey::from_secret(key),
+        &jsonwebtoken::EncodingKey::from_ed_der(pkcs8),
     )
     .expect("signs")
 }
@@ -385,17 +387,32 @@ async fn forged_tokens_are_refused_and_secrets_are_private_files() {
     )
     .expect("claims");
     let project = claims["project_id"].as_str().expect("project").to_string();
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(std::fs::read_to_string(&key_file).expect("key file").trim())
+    let issuer = claims["iss"].as_str().expect("iss").to_string();
+    let keys: Value = serde_json::from_str(&std::fs::read_to_string(&key_file).expect("key file"))
+        .expect("the key file is JSON");
+    let current = &keys["keys"][0];
+    let kid = current["kid"].as_str().expect("kid").to_string();
+    let pkcs8 = base64::engine::general_purpose::STANDARD
+        .decode(current["privateKey"].as_str().expect("privateKey"))
         .expect("base64 key");
+    let stranger = keyward::domain::sinch::signing::generate(0).expect("a key");
 
     let now = chrono::Utc::now().timestamp();
     let with = |iat: i64, exp: i64| {
         forge(
-            &key,
-            &json!({"sub": ACCESS_KEY_ID, "project_id": project, "iat": iat, "exp": exp, "jti": "forged"}),
+            &pkcs8,
+            &kid,
+            &json!({"iss": issuer, "sub": ACCESS_KEY_ID, "project_id": project, "iat": iat, "exp": exp, "jti": "forged"}),
         )
     };
+    let like_issued = json!({"iss": issuer, "sub": ACCESS_KEY_ID, "project_id": project,
+                             "iat": now, "exp": now + 600, "jti": "forged"});
+    let hs256 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &like_issued,
+        &jsonwebtoken::EncodingKey::from_secret(b"an HS256 secret of keyward before EdDSA"),
+    )
+    .expect("signs");
     let path = format!("/v1/projects/{project}/accessKeys");
     for (what, token, expected) in [
         ("the issued token", access_token.to_string(), 200),
@@ -410,6 +427,12 @@ async fn forged_tokens_are_refused_and_secrets_are_private_files() {
             with(now + 3600, now + 7200),
             401,
         ),
+        (
+            "a token signed by another key under the real kid",
+            forge(&stranger.private_key, &kid, &like_issued),
+            401,
+        ),
+        ("an HS256 token from before EdDSA", hs256, 401),
     ] {
         let response = crate::common::send(
             &http,
@@ -419,6 +442,11 @@ async fn forged_tokens_are_refused_and_secrets_are_private_files() {
         )
         .await;
         assert_eq!(response.status, expected, "{what}: {}", response.body);
+        if what.contains("HS256") {
+            // Answered as expired, so that every SDK fetches a new token.
+            let challenge = response.header("www-authenticate").unwrap_or_default();
+            assert!(challenge.contains("expired"), "{what}: {challenge}");
+        }
     }
     drop(server);
     if crate::common::POSTGRES {

@@ -2,16 +2,13 @@
 //! or a bearer token that keyward issued for one. Every check of a Sinch
 //! credential is here; `tokens.rs` issues the tokens.
 
+use super::signing::CLOCK_SKEW_SECS;
 use super::tokens::Claims;
 use super::{Error, Result, Sinch};
 use crate::domain::Credential;
 use crate::domain::secrets;
 use jsonwebtoken::{Algorithm, Validation};
 use std::sync::Arc;
-
-/// How far in the future a token's `iat` may lie: clocks of the nodes that
-/// issue and check a token may differ this much.
-const CLOCK_SKEW_SECS: i64 = 60;
 
 /// An authenticated caller: an access key of a project.
 #[derive(Debug, Clone)]
@@ -43,19 +40,25 @@ impl Sinch {
             return self.check_secret(id, secret).await;
         }
         if let Credential::Bearer(token) = &credential {
-            let claims = self.verify_token(token).await?;
-            // Deleting a key revokes its tokens at once: it must still exist.
-            return match self.access_key(&claims.sub).await? {
-                Some(key) if key.project_id == claims.project_id => Ok(Caller {
-                    access_key_id: key.id.clone(),
-                    project_id: key.project_id.clone(),
-                }),
-                _ => Err(Error::unauthenticated(
-                    "the token's access key no longer exists",
-                )),
-            };
+            return self.authenticate_token(token).await;
         }
         Err(Error::unauthenticated("use HTTP Basic or a Bearer token"))
+    }
+
+    /// The caller a bearer token stands for: its signature and expiry hold,
+    /// and its access key still exists. Deleting a key revokes its tokens at
+    /// once.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Caller> {
+        let claims = self.verify_token(token).await?;
+        match self.access_key(&claims.sub).await? {
+            Some(key) if key.project_id == claims.project_id => Ok(Caller {
+                access_key_id: key.id.clone(),
+                project_id: key.project_id.clone(),
+            }),
+            _ => Err(Error::unauthenticated(
+                "the token's access key no longer exists",
+            )),
+        }
     }
 
     /// Checks an access key's id and secret, comparing digests in constant time.
@@ -96,12 +99,30 @@ impl Sinch {
     /// to live longer than keyward issues them, or to be issued in the
     /// future, was not issued by keyward: it is refused even when signed.
     fn decode_token(&self, token: &str) -> Result<Claims> {
-        let mut validation = Validation::new(Algorithm::HS256);
+        let invalid = || Error::unauthenticated("the token is not valid");
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        if header.alg == Algorithm::HS256 {
+            // Signed before keyward moved to EdDSA: it is answered as
+            // expired, so that every SDK fetches a new token and retries.
+            return Err(Error::Unauthenticated {
+                message: "token expired: it was signed with HS256, which keyward no longer accepts"
+                    .into(),
+                expired: true,
+            });
+        }
+        let keys = self.key_ring();
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| keys.checking(kid, self.now(), self.settings.token_lifetime_secs))
+            .ok_or_else(invalid)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
         // Expiry is checked by the caller, against keyward's clock.
         validation.validate_exp = false;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.signing_key.decoding, &validation)
-            .map_err(|_| Error::unauthenticated("the token is not valid"))?
+        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        validation.set_issuer(&[&self.settings.issuer]);
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
+            .map_err(|_| invalid())?
             .claims;
         if claims.exp.saturating_sub(claims.iat) > self.settings.token_lifetime_secs {
             return Err(Error::unauthenticated(

@@ -7,6 +7,8 @@
 pub mod access_keys;
 pub mod auth;
 pub mod error;
+pub mod introspection;
+pub mod signing;
 pub mod tokens;
 
 pub use auth::Caller;
@@ -15,14 +17,17 @@ pub use error::{Error, Result};
 use crate::domain::cache::Cache;
 use crate::domain::clock::Clock;
 use crate::storage::{AccessKeyRow, Change, Storage};
-use rand::RngCore;
-use std::sync::Arc;
+use signing::{KeyRing, KeySource};
+use std::sync::{Arc, RwLock};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// How long an access token lives.
     pub token_lifetime_secs: i64,
     pub max_access_keys_per_project: i64,
+    /// The `iss` of every token, and the issuer of the metadata document:
+    /// the URL clients reach keyward at.
+    pub issuer: String,
 }
 
 impl Default for Settings {
@@ -30,6 +35,7 @@ impl Default for Settings {
         Settings {
             token_lifetime_secs: 3600,
             max_access_keys_per_project: 10,
+            issuer: "http://127.0.0.1:8080".to_string(),
         }
     }
 }
@@ -37,7 +43,9 @@ impl Default for Settings {
 pub struct Sinch {
     storage: Storage,
     clock: Arc<dyn Clock>,
-    signing_key: tokens::SigningKey,
+    key_source: KeySource,
+    /// The signing keys; replaced whole when they are rotated.
+    signing_keys: RwLock<Arc<KeyRing>>,
     settings: Settings,
     /// Access keys by id, for authentication and reads. Renames and deletes
     /// made here invalidate them at once; those made by other processes,
@@ -61,44 +69,62 @@ impl std::fmt::Debug for Sinch {
 }
 
 impl Sinch {
-    /// With `signing_key` (from `--token-signing-key-file`), or else with the
-    /// key kept in the database, made on first start.
+    /// With the signing keys of `key_source`, made on first start.
     pub async fn new(
         storage: Storage,
         clock: Arc<dyn Clock>,
         settings: Settings,
-        signing_key: Option<Vec<u8>>,
+        key_source: KeySource,
     ) -> Result<Sinch> {
-        let secret = match signing_key {
-            Some(key) => key,
-            None => {
-                let mut candidate = [0u8; 32];
-                rand::rng().fill_bytes(&mut candidate);
-                storage
-                    .load_or_create_token_signing_key(&candidate, clock.now_ms())
-                    .await?
-            }
-        };
+        let keys = load_keys(&key_source, clock.now_ms()).await?;
         Ok(Sinch {
             storage,
             clock,
-            signing_key: tokens::SigningKey::new(&secret),
+            key_source,
+            signing_keys: RwLock::new(Arc::new(keys)),
             settings,
             keys: Cache::new(ACCESS_KEY_CACHE_CAPACITY),
             verified_tokens: Cache::new(VERIFIED_TOKEN_CACHE_CAPACITY),
         })
     }
 
-    /// Drops what a change made stale (see [`crate::domain::changes`]).
-    pub fn apply_change(&self, change: &Change) {
-        if let Change::AccessKey(id) = change {
-            self.keys.invalidate([id.clone()]);
-        }
+    /// Reads the signing keys again, after a rotation.
+    pub async fn reload_signing_keys(&self) -> Result<()> {
+        let keys = load_keys(&self.key_source, self.now()).await?;
+        *self.signing_keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+        Ok(())
     }
 
-    /// Drops every cached access key: for a process that missed changes.
-    pub fn forget_everything(&self) {
+    /// The signing keys in force.
+    fn key_ring(&self) -> Arc<KeyRing> {
+        Arc::clone(&self.signing_keys.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The public keys that check tokens now, as a JWKS.
+    pub fn jwks(&self) -> jsonwebtoken::jwk::JwkSet {
+        self.key_ring()
+            .jwks(self.now(), self.settings.token_lifetime_secs)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Drops what a change made stale (see [`crate::domain::changes`]).
+    pub async fn apply_change(&self, change: &Change) -> Result<()> {
+        match change {
+            Change::AccessKey(id) => self.keys.invalidate([id.clone()]),
+            Change::SigningKeys => self.reload_signing_keys().await?,
+            Change::Key(_) | Change::AllKeys | Change::Workspace(_) | Change::RootKey(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Drops every cached access key and reads the signing keys again: for
+    /// a process that missed changes.
+    pub async fn forget_everything(&self) -> Result<()> {
         self.keys.clear();
+        self.reload_signing_keys().await
     }
 
     /// An access key by id, from the cache or else from storage.
@@ -110,4 +136,13 @@ impl Sinch {
     fn now(&self) -> i64 {
         self.clock.now_ms()
     }
+}
+
+async fn load_keys(source: &KeySource, now_ms: i64) -> Result<KeyRing> {
+    let (rows, _) = source
+        .load(now_ms)
+        .await
+        .map_err(|e| Error::Internal(format!("loading the token signing keys: {e:#}")))?;
+    KeyRing::from_rows(&rows)
+        .map_err(|e| Error::Internal(format!("loading the token signing keys: {e:#}")))
 }

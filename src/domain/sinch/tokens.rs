@@ -1,68 +1,17 @@
 //! OAuth2 client credentials: an access key's id and secret are exchanged
-//! for a signed JWT (HS256) with `exp`, `iat`, `sub` (the key id),
-//! `project_id` and `jti`. Expiry is checked against keyward's clock, so
-//! tests can move it.
+//! for a JWT signed with the current Ed25519 key (`EdDSA`, with its `kid` in
+//! the header; see `signing.rs`), with `iss`, `exp`, `iat`, `sub` (the key
+//! id), `project_id` and `jti`. Expiry is checked against keyward's clock,
+//! so tests can move it.
 
 use super::{Error, Result, Sinch};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, Header};
 use serde::{Deserialize, Serialize};
-
-/// A key file holds at least this many bytes of key.
-const MIN_KEY_BYTES: usize = 32;
-
-/// Reads the token signing key from `path` (standard base64 on one line),
-/// creating the file with a new random key, readable by its owner only,
-/// when it does not exist. The second value warns when others may read it.
-pub fn signing_key_from_file(path: &std::path::Path) -> anyhow::Result<(Vec<u8>, Option<String>)> {
-    use crate::private_file::{PrivateFile, open_private};
-    use anyhow::Context;
-    use base64::Engine;
-    use std::io::Write;
-    let engine = base64::engine::general_purpose::STANDARD;
-    let opened = open_private(path, "the token signing key")
-        .with_context(|| format!("creating {}", path.display()))?;
-    match opened {
-        PrivateFile::Created(mut file) => {
-            let mut key = vec![0u8; MIN_KEY_BYTES];
-            rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
-            writeln!(file, "{}", engine.encode(&key))
-                .with_context(|| format!("writing the token signing key to {}", path.display()))?;
-            Ok((key, None))
-        }
-        PrivateFile::Existing { warning } => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the token signing key {}", path.display()))?;
-            let key = engine.decode(text.trim()).with_context(|| {
-                format!("{} must hold the key in base64 on one line", path.display())
-            })?;
-            if key.len() < MIN_KEY_BYTES {
-                anyhow::bail!(
-                    "{} holds {} bytes of key; a signing key needs at least {MIN_KEY_BYTES}",
-                    path.display(),
-                    key.len()
-                );
-            }
-            Ok((key, warning))
-        }
-    }
-}
-
-pub struct SigningKey {
-    encoding: EncodingKey,
-    pub(super) decoding: DecodingKey,
-}
-
-impl SigningKey {
-    pub fn new(secret: &[u8]) -> SigningKey {
-        SigningKey {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
+    /// keyward's issuer URL (`--token-issuer`).
+    pub iss: String,
     /// The access key the token was issued to.
     pub sub: String,
     pub project_id: String,
@@ -84,6 +33,22 @@ pub struct TokenRequest {
     pub client_secret: Option<String>,
 }
 
+impl TokenRequest {
+    /// The client's id and secret, given one way: Basic or the form.
+    pub fn client_credentials(&self) -> Result<(String, String)> {
+        match (&self.basic, &self.client_id, &self.client_secret) {
+            (Some((id, secret)), None, None) => Ok((id.clone(), secret.clone())),
+            (None, Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
+            (Some(_), _, _) => Err(Error::InvalidArgument(
+                "authenticate the client one way: Basic or the form".into(),
+            )),
+            (None, _, _) => Err(Error::unauthenticated(
+                "client authentication is required: HTTP Basic, or client_id and client_secret",
+            )),
+        }
+    }
+}
+
 pub struct IssuedToken {
     pub access_token: String,
     pub expires_in: i64,
@@ -95,21 +60,9 @@ impl Sinch {
     pub async fn issue_token(&self, request: TokenRequest) -> Result<IssuedToken> {
         let grant_type = request
             .grant_type
+            .clone()
             .ok_or_else(|| Error::InvalidArgument("grant_type is required".into()))?;
-        let (id, secret) = match (request.basic, request.client_id, request.client_secret) {
-            (Some((id, secret)), None, None) => (id, secret),
-            (None, Some(id), Some(secret)) => (id, secret),
-            (Some(_), _, _) => {
-                return Err(Error::InvalidArgument(
-                    "authenticate the client one way: Basic or the form".into(),
-                ));
-            }
-            (None, _, _) => {
-                return Err(Error::unauthenticated(
-                    "client authentication is required: HTTP Basic, or client_id and client_secret",
-                ));
-            }
-        };
+        let (id, secret) = request.client_credentials()?;
         let caller = match self.check_secret(&id, &secret).await {
             Ok(caller) => caller,
             Err(Error::Storage(e)) => return Err(Error::Storage(e)),
@@ -122,18 +75,19 @@ impl Sinch {
         }
         let iat = self.now().div_euclid(1000);
         let claims = Claims {
+            iss: self.settings.issuer.clone(),
             sub: caller.access_key_id,
             project_id: caller.project_id,
             iat,
             exp: iat + self.settings.token_lifetime_secs,
             jti: uuid::Uuid::new_v4().to_string(),
         };
-        let access_token = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.signing_key.encoding,
-        )
-        .map_err(|e| Error::Internal(format!("signing the token failed: {e}")))?;
+        let keys = self.key_ring();
+        let key = keys.current();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        let access_token = jsonwebtoken::encode(&header, &claims, &key.encoding)
+            .map_err(|e| Error::Internal(format!("signing the token failed: {e}")))?;
         Ok(IssuedToken {
             access_token,
             expires_in: self.settings.token_lifetime_secs,

@@ -151,7 +151,7 @@ impl Unkey {
             Change::AllKeys => self.cache.clear(),
             Change::RootKey(hash) => self.root_keys.invalidate([*hash]),
             Change::Workspace(_) => self.refresh_disabled_workspaces().await?,
-            Change::AccessKey(_) => {}
+            Change::AccessKey(_) | Change::SigningKeys => {}
         }
         Ok(())
     }

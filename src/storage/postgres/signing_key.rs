@@ -1,28 +1,68 @@
-//! The token signing key in PostgreSQL.
+//! The token signing keys in PostgreSQL.
 
 use super::PgStorage;
-use crate::storage::{Result, SigningKeyStore};
+use crate::storage::{Result, SigningKeyRow, SigningKeyStore};
 use async_trait::async_trait;
+
+type Row = (String, Vec<u8>, i64, Option<i64>);
 
 #[async_trait]
 impl SigningKeyStore for PgStorage {
-    async fn load_or_create_token_signing_key(
-        &self,
-        candidate: &[u8],
-        now_ms: i64,
-    ) -> Result<Vec<u8>> {
-        sqlx::query(
-            "INSERT INTO token_signing_key (id, secret, created_at) VALUES (1, $1, $2)
-             ON CONFLICT (id) DO NOTHING",
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT kid, private_key, created_at, retired_at FROM token_signing_keys
+             ORDER BY created_at DESC, kid DESC",
         )
-        .bind(candidate)
-        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(kid, private_key, created_at, retired_at)| SigningKeyRow {
+                kid,
+                private_key,
+                created_at,
+                retired_at,
+            })
+            .collect())
+    }
+
+    async fn add_first_signing_key(&self, first: &SigningKeyRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO token_signing_keys (kid, private_key, created_at)
+             SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM token_signing_keys)",
+        )
+        .bind(&first.kid)
+        .bind(&first.private_key)
+        .bind(first.created_at)
         .execute(&self.pool)
         .await?;
-        let (secret,): (Vec<u8>,) =
-            sqlx::query_as("SELECT secret FROM token_signing_key WHERE id = 1")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(secret)
+        Ok(())
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        next: &SigningKeyRow,
+        now_ms: i64,
+        drop_retired_before: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE token_signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM token_signing_keys WHERE retired_at < $1")
+            .bind(drop_retired_before)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO token_signing_keys (kid, private_key, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(&next.kid)
+        .bind(&next.private_key)
+        .bind(next.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

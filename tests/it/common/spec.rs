@@ -173,9 +173,10 @@ fn check_error_code(api: Api, status: u16, body: &Value, what: &str) {
     }
 }
 
-/// The token endpoint's answers, RFC 6749 §5.1 and §5.2.
-fn check_oauth(method: &str, response: &super::TestResponse) {
-    let what = format!("{method} /oauth2/token → {}", response.status);
+/// The answers of the token endpoint (RFC 6749 §5.1 and §5.2) and of
+/// introspection (RFC 7662 §2.2, its errors as RFC 6749's).
+fn check_oauth(method: &str, path: &str, response: &super::TestResponse) {
+    let what = format!("{method} {path} → {}", response.status);
     assert_eq!(
         response.header("content-type"),
         Some("application/json"),
@@ -186,7 +187,25 @@ fn check_oauth(method: &str, response: &super::TestResponse) {
         Some("no-store"),
         "{what}: tokens are not cached"
     );
-    if response.status == 200 {
+    if response.status == 200 && path == "/oauth2/introspect" {
+        let string = json!({ "type": "string", "minLength": 1 });
+        let integer = json!({ "type": "integer" });
+        let introspection = json!({
+            "type": "object",
+            "required": ["active"],
+            "additionalProperties": false,
+            "properties": {
+                "active": { "type": "boolean" },
+                "sub": string, "project_id": string, "jti": string, "client_id": string,
+                "iss": string, "exp": integer, "iat": integer,
+                "token_type": { "const": "Bearer" }
+            },
+            "if": { "properties": { "active": { "const": true } } },
+            "then": { "required": ["sub", "project_id", "exp", "iat", "jti", "client_id", "token_type"] },
+            "else": { "maxProperties": 1 }
+        });
+        validate(Api::OAuth, &introspection, &response.body, &what);
+    } else if response.status == 200 {
         let token = json!({
             "type": "object",
             "required": ["access_token", "expires_in", "scope", "token_type"],
@@ -236,11 +255,11 @@ pub fn check(
     path_and_query: &str,
     response: &super::TestResponse,
 ) -> Option<String> {
-    if api == Api::OAuth {
-        check_oauth(method, response);
-        return Some(format!("oauth {method} /oauth2/token"));
-    }
     let path = path_and_query.split('?').next().unwrap_or_default();
+    if api == Api::OAuth {
+        check_oauth(method, path, response);
+        return Some(format!("oauth {method} {path}"));
+    }
     let what = format!("{method} {path} → {}", response.status);
     let spec = load(api);
     let on_path: Vec<_> = spec

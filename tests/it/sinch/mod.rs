@@ -6,6 +6,7 @@ mod get_access_key;
 mod list_access_keys;
 mod oauth2_token;
 mod official_sdk;
+mod signing_keys;
 mod update_access_key;
 
 use crate::common::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, Api, Request, TestResponse, TestServer};
