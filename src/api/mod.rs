@@ -327,11 +327,10 @@ impl<T: DeserializeOwned + JsonSchema + RequestRules + Send + Sync + 'static> Ex
         rqctx: &RequestContext<C>,
         request: hyper::Request<dropshot::Body>,
     ) -> Result<Self, HttpError> {
-        // Read as any JSON first: the schema sees exactly what was sent.
-        let read = TypedBody::<serde_json::Value>::from_request(rqctx, request);
+        let read = UntypedBody::from_request(rqctx, request);
         let body = body_within_timeout(rqctx, read)
             .await
-            .and_then(|body| read_checked(body.into_inner(), Part::Body));
+            .and_then(|body| read_json_body(rqctx, body.as_bytes()));
         Ok(Body(body))
     }
 
@@ -379,6 +378,58 @@ impl<T: DeserializeOwned + Serialize + JsonSchema + RequestRules + Send + Sync +
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
         <Path<T> as SharedExtractor>::metadata(content_type)
+    }
+}
+
+/// A JSON body: the schema sees exactly what was sent (any JSON first),
+/// and only a body that keeps every rule is read into `T`.
+fn read_json_body<C: ServerContext, T: DeserializeOwned + RequestRules>(
+    rqctx: &RequestContext<C>,
+    bytes: &[u8],
+) -> Result<T, HttpError> {
+    require_json(rqctx.request.headers())?;
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| HttpError::for_bad_request(None, format!("unable to parse JSON body: {e}")))?;
+    T::rules().check(&value, Part::Body)?;
+    drop(value);
+    // Parsing the bytes again is cheaper than reading the value into `T`;
+    // the path of a field is worked out only when it fails.
+    serde_json::from_slice(bytes).map_err(|_| {
+        let error = serde_path_to_error::deserialize::<_, T>(
+            &mut serde_json::Deserializer::from_slice(bytes),
+        )
+        .err();
+        HttpError::for_bad_request(
+            None,
+            match error {
+                Some(e) => format!("{}: {}", e.path(), e.inner()),
+                None => "the request body does not parse".to_string(),
+            },
+        )
+    })
+}
+
+/// A body without a content type is taken for JSON, as dropshot does.
+fn require_json(headers: &HeaderMap) -> Result<(), HttpError> {
+    let Some(content_type) = headers.get(http::header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let content_type = content_type
+        .to_str()
+        .map_err(|e| HttpError::for_bad_request(None, format!("invalid content type: {e}")))?;
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
+    if mime == "application/json" {
+        Ok(())
+    } else {
+        Err(HttpError::for_bad_request(
+            None,
+            format!("expected content type \"application/json\", got \"{mime}\""),
+        ))
     }
 }
 

@@ -279,6 +279,9 @@ impl Rules {
             .validator
             .as_ref()
             .map_err(|e| HttpError::for_internal_error(e.clone()))?;
+        if validator.is_valid(value) {
+            return Ok(());
+        }
         match validator.validate(value) {
             Ok(()) => Ok(()),
             Err(error) => Err(HttpError::for_bad_request(None, describe(&error, part))),

@@ -103,7 +103,13 @@ impl KeyRing {
             .map(|row| SigningKey::from_row(row).map(Arc::new))
             .collect::<anyhow::Result<Vec<_>>>()?;
         // The current key first, then the most recently retired.
-        keys.sort_by_key(|k| (k.retired_at.is_some(), std::cmp::Reverse(k.created_at)));
+        keys.sort_by_key(|k| {
+            (
+                k.retired_at.is_some(),
+                std::cmp::Reverse(k.retired_at),
+                std::cmp::Reverse(k.created_at),
+            )
+        });
         if keys.first().is_none_or(|k| k.retired_at.is_some()) {
             anyhow::bail!("no current token signing key");
         }
