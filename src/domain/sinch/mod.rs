@@ -54,6 +54,8 @@ pub struct Sinch {
     /// Claims of tokens whose signature has been checked, by the token's
     /// SHA-256: checking one is the costly part of a bearer request.
     verified_tokens: Cache<[u8; 32], tokens::Claims>,
+    /// The token minted last for each access key (see [`tokens::RecentToken`]).
+    recent_tokens: quick_cache::sync::Cache<String, Arc<tokens::RecentToken>>,
 }
 
 const ACCESS_KEY_CACHE_CAPACITY: usize = 100_000;
@@ -85,6 +87,7 @@ impl Sinch {
             settings,
             keys: Cache::new(ACCESS_KEY_CACHE_CAPACITY),
             verified_tokens: Cache::new(VERIFIED_TOKEN_CACHE_CAPACITY),
+            recent_tokens: quick_cache::sync::Cache::new(ACCESS_KEY_CACHE_CAPACITY),
         })
     }
 
