@@ -7,7 +7,7 @@ use super::Result;
 use async_trait::async_trait;
 
 /// A stored signing key. `private_key` is PKCS#8: it is a secret.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SigningKeyRow {
     pub kid: String,
     pub private_key: Vec<u8>,

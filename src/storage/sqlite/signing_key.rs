@@ -4,26 +4,15 @@ use super::SqliteStorage;
 use crate::storage::{Result, SigningKeyRow, SigningKeyStore};
 use async_trait::async_trait;
 
-type Row = (String, Vec<u8>, i64, Option<i64>);
-
 #[async_trait]
 impl SigningKeyStore for SqliteStorage {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
-        let rows: Vec<Row> = sqlx::query_as(
+        Ok(sqlx::query_as(
             "SELECT kid, private_key, created_at, retired_at FROM token_signing_keys
              ORDER BY created_at DESC, kid DESC",
         )
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(kid, private_key, created_at, retired_at)| SigningKeyRow {
-                kid,
-                private_key,
-                created_at,
-                retired_at,
-            })
-            .collect())
+        .await?)
     }
 
     async fn add_first_signing_key(&self, first: &SigningKeyRow) -> Result<()> {

@@ -51,7 +51,10 @@ async fn issues_a_jwt_for_basic_or_form_credentials() {
         .token_request("grant_type=client_credentials", Some(&fx.auth()))
         .await;
     let other = claims_of(later.body["access_token"].as_str().unwrap());
-    assert_ne!(other["jti"], claims["jti"], "every second's token is its own");
+    assert_ne!(
+        other["jti"], claims["jti"],
+        "every second's token is its own"
+    );
     assert_eq!(other["iat"], json!(now + 1));
     fx.shutdown().await;
 }
