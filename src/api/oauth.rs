@@ -302,7 +302,6 @@ async fn metadata(
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": client_auth,
         "introspection_endpoint_auth_methods_supported": client_auth,
-        "token_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
     });
     Ok(Reply::ok(&document, HeaderMap::new()))
 }
