@@ -112,6 +112,11 @@ pub struct ServeArgs {
     /// Seconds requests in flight get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "KEYWARD_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
+    /// Seconds the server keeps serving after SIGTERM with /readyz at 503,
+    /// before it stops taking connections: set it to how long your load
+    /// balancer takes to notice.
+    #[arg(long, env = "KEYWARD_DRAIN_SECS", default_value_t = 0)]
+    pub drain_secs: u64,
     /// Open connections allowed at once [default: the open-file limit, raised
     /// to its hard limit, less 100].
     #[arg(long, env = "KEYWARD_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
@@ -386,6 +391,7 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             idle_timeout: Duration::from_secs(args.idle_timeout_secs),
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout_secs),
+            drain: Duration::from_secs(args.drain_secs),
             max_connections: args
                 .max_connections
                 .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),

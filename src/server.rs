@@ -20,6 +20,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Request bodies above this size are refused with a 400 in the API's shape.
@@ -43,6 +44,9 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// How long requests in flight may finish after SIGTERM.
     pub shutdown_timeout: Duration,
+    /// How long the server keeps serving, not ready, after SIGTERM: time
+    /// for a load balancer to see `/readyz` fail and stop sending.
+    pub drain: Duration,
     /// At most this many open connections; `None`: the open-file limit less
     /// [`RESERVED_FILES`].
     pub max_connections: Option<usize>,
@@ -56,6 +60,7 @@ impl Default for Limits {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             idle_timeout: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(10),
+            drain: Duration::ZERO,
             max_connections: None,
             max_ratelimit_entries: crate::domain::unkey::DEFAULT_MAX_RATELIMIT_ENTRIES,
         }
@@ -84,6 +89,7 @@ pub struct RunningServer {
     background: Vec<tokio::task::JoinHandle<()>>,
     log: slog::Logger,
     shutdown_timeout: Duration,
+    drain: Duration,
     /// What the start created on an empty database, secrets included.
     pub bootstrap: Option<Bootstrap>,
 }
@@ -98,6 +104,10 @@ impl RunningServer {
     /// counts and closes the database.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let state = self.server.app_private();
+        // Not ready first, while still serving, so that a load balancer
+        // drains the node before it stops taking connections.
+        state.shutting_down.store(true, Ordering::SeqCst);
+        tokio::time::sleep(self.drain).await;
         let (storage, unkey) = (state.storage.clone(), Arc::clone(&state.unkey));
         match tokio::time::timeout(self.shutdown_timeout, self.server.close()).await {
             Ok(closed) => closed.map_err(anyhow::Error::msg)?,
@@ -197,6 +207,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         sinch,
         request_timeout: limits.request_timeout,
         specs: served_specs()?,
+        shutting_down: AtomicBool::new(false),
     };
     let connections_fit = raise_file_limit().saturating_sub(RESERVED_FILES).max(1);
     let max_connections = limits.max_connections.unwrap_or(connections_fit);
@@ -225,6 +236,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
             .collect(),
         log,
         shutdown_timeout: limits.shutdown_timeout,
+        drain: limits.drain,
         bootstrap,
     })
 }
@@ -284,6 +296,18 @@ pub fn api_description() -> anyhow::Result<ApiDescription<ServerState>> {
         .visible(false),
     )
     .map_err(|e| anyhow::anyhow!("registering /openapi: {e}"))?;
+    api.register(
+        ApiEndpoint::new(
+            "readyz".to_string(),
+            readyz,
+            http::Method::GET,
+            "application/json",
+            "/readyz",
+            ApiEndpointVersions::All,
+        )
+        .visible(false),
+    )
+    .map_err(|e| anyhow::anyhow!("registering /readyz: {e}"))?;
     Ok(api)
 }
 
@@ -344,6 +368,26 @@ async fn openapi_document(
             format!("no document {other}; try unkey.json or sinch.json"),
         )),
     }
+}
+
+/// `GET /readyz`: 200 while the node should get traffic, else 503 with the
+/// reason. Unlike `/v1/liveness`, it asks the database.
+async fn readyz(
+    rqctx: RequestContext<ServerState>,
+) -> Result<crate::api::Reply<serde_json::Value>, HttpError> {
+    let state = rqctx.context();
+    let shutting_down = state.shutting_down.load(Ordering::SeqCst);
+    let headers = http::HeaderMap::new();
+    Ok(
+        match crate::domain::health::readiness(&state.storage, shutting_down).await {
+            Ok(()) => crate::api::Reply::ok(&serde_json::json!({"status": "ready"}), headers),
+            Err(reason) => crate::api::Reply::json(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                &serde_json::json!({"status": "unavailable", "reason": reason}),
+                headers,
+            ),
+        },
+    )
 }
 
 /// Serves until SIGINT or SIGTERM, then shuts down gracefully.

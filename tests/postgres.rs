@@ -24,6 +24,8 @@ mod faults;
 mod nodes;
 #[path = "it/processes.rs"]
 mod processes;
+#[path = "it/readiness.rs"]
+mod readiness;
 #[path = "it/sinch/mod.rs"]
 mod sinch;
 #[path = "it/unkey/mod.rs"]

@@ -7,6 +7,7 @@ use crate::domain::sinch::Sinch;
 use crate::domain::unkey::Unkey;
 use crate::storage::Storage;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// How long a request body may take to arrive, unless configured.
@@ -22,6 +23,8 @@ pub struct ServerState {
     /// How long a request body may take to arrive.
     pub request_timeout: Duration,
     pub specs: ServedSpecs,
+    /// Set when a shutdown begins: readiness answers 503 from then on.
+    pub shutting_down: AtomicBool,
 }
 
 /// The OpenAPI documents of the implemented traits, served as JSON.

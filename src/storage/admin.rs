@@ -68,6 +68,9 @@ pub enum Removal {
 
 #[async_trait]
 pub trait AdminStore {
+    /// A round trip to the database: readiness.
+    async fn ping(&self) -> Result<()>;
+
     /// Whether the database holds neither a workspace nor a project: a first start.
     async fn is_empty(&self) -> Result<bool>;
 

@@ -14,6 +14,7 @@ mod errors;
 mod faults;
 mod generated;
 mod processes;
+mod readiness;
 mod rules;
 mod sinch;
 mod spec_conformance;

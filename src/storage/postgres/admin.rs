@@ -11,6 +11,11 @@ use async_trait::async_trait;
 
 #[async_trait]
 impl AdminStore for PgStorage {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn is_empty(&self) -> Result<bool> {
         let (empty,): (bool,) = sqlx::query_as(
             "SELECT NOT EXISTS (SELECT 1 FROM workspaces) AND NOT EXISTS (SELECT 1 FROM projects)",

@@ -12,6 +12,11 @@ use async_trait::async_trait;
 #[async_trait]
 impl AdminStore for SqliteStorage {
     /// Whether the database holds neither a workspace nor a project: a first start.
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn is_empty(&self) -> Result<bool> {
         let (count,): (i64,) = sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM workspaces) + (SELECT COUNT(*) FROM projects)",

@@ -1,0 +1,100 @@
+//! `GET /readyz`: 200 while the node should get traffic; 503, with the
+//! reason, when the database does not answer or a shutdown has begun.
+
+use crate::common::TestServer;
+use crate::common::process::{Database, ServeProcess};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+async fn readyz(http: &reqwest::Client, base_url: &str) -> (u16, Value) {
+    let response = http
+        .get(format!("{base_url}/readyz"))
+        .send()
+        .await
+        .expect("answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+/// Ends every connection to the PostgreSQL database of `url`, and lets no
+/// new one in.
+fn refuse_connections(url: &str) {
+    let (server, name) = url.rsplit_once('/').expect("a database URL");
+    let sql = format!(
+        "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+    );
+    let status = std::process::Command::new("psql")
+        .arg(format!("{server}/postgres"))
+        .args(["-q", "-c", &sql])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "psql: {sql}");
+}
+
+#[tokio::test]
+async fn ready_while_the_database_answers() {
+    let server = TestServer::start().await;
+    let (status, body) = readyz(&server.http, &server.base_url).await;
+    assert_eq!((status, body), (200, json!({"status": "ready"})));
+
+    // A database that no longer answers: the node must not get traffic.
+    if crate::common::POSTGRES {
+        refuse_connections(server.database_url());
+    } else {
+        server.storage().close().await;
+    }
+    let (status, body) = readyz(&server.http, &server.base_url).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], json!("unavailable"));
+    let reason = body["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("database"), "{reason}");
+    // Liveness stays the Unkey route it is: no I/O, still 200.
+    let live = server
+        .http
+        .get(format!("{}/v1/liveness", server.base_url))
+        .send()
+        .await
+        .expect("liveness");
+    assert_eq!(live.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_turns_readiness_off_before_it_stops_serving() {
+    let database = Database::new();
+    let server = ServeProcess::start(&database.url(), &["--drain-secs", "2"]);
+    let http = reqwest::Client::new();
+    assert_eq!(readyz(&http, &server.base_url).await.0, 200);
+
+    let started = Instant::now();
+    server.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = readyz(&http, &server.base_url).await;
+    assert_eq!(status, 503, "not ready once SIGTERM came: {body}");
+    assert_eq!(body["reason"], json!("shutting down"));
+    let live = http
+        .get(format!("{}/v1/liveness", server.base_url))
+        .send()
+        .await
+        .expect("still serving while it drains");
+    assert_eq!(live.status(), 200);
+
+    let base_url = server.base_url.clone();
+    let (exit, took) =
+        tokio::task::spawn_blocking(move || server.wait_exit(Duration::from_secs(10)))
+            .await
+            .expect("wait")
+            .expect("exits");
+    assert!(exit.success(), "{exit}");
+    let total = started.elapsed();
+    println!("SIGTERM with --drain-secs 2: exited after {total:?} ({took:?})");
+    assert!(
+        total >= Duration::from_secs(2),
+        "it drained for 2 s: {total:?}"
+    );
+    assert!(
+        http.get(format!("{base_url}/readyz")).send().await.is_err(),
+        "then it stopped taking connections"
+    );
+}
