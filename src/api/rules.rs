@@ -5,8 +5,9 @@
 //! array read positionally into a struct, `null` read as absent, `maxItems`
 //! ignored). So each request (body, query or path) is first checked against
 //! the JSON Schema it was generated from, compiled once per type from the
-//! served, overlaid document. `tests/it/rules.rs` lists every keyword the
-//! specs use in requests and how it is enforced.
+//! served, overlaid document. [`REQUEST_KEYWORDS`] says how each keyword
+//! the specs use in requests is enforced; `tests/it/rules.rs` fails on one
+//! it does not list.
 
 use dropshot::HttpError;
 use serde_json::{Map, Value, json};
