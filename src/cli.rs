@@ -555,7 +555,7 @@ async fn signing_key_command(
             )
         }
         SigningKeyCommand::List { location, output } => {
-            let (keys, _) = source(&location).load(now_ms).await?;
+            let keys = source(&location).load(now_ms).await?;
             print_list(
                 output.json,
                 &["KID", "CREATED", "RETIRED"],

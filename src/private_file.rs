@@ -24,16 +24,20 @@ pub fn open_private(path: &Path, holds: &str) -> std::io::Result<PrivateFile> {
         .open(path)
     {
         Ok(file) => Ok(PrivateFile::Created(file)),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
-            let warning = (mode & 0o077 != 0).then(|| {
-                format!(
-                    "{} has mode {mode:o}: other users can read {holds}; run chmod 600 on it",
-                    path.display()
-                )
-            });
-            Ok(PrivateFile::Existing { warning })
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(PrivateFile::Existing {
+            warning: mode_warning(path, holds)?,
+        }),
         Err(e) => Err(e),
     }
+}
+
+/// A warning when others may read the file at `path`, which holds `holds`.
+pub fn mode_warning(path: &Path, holds: &str) -> std::io::Result<Option<String>> {
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    Ok((mode & 0o077 != 0).then(|| {
+        format!(
+            "{} has mode {mode:o}: other users can read {holds}; run chmod 600 on it",
+            path.display()
+        )
+    }))
 }

@@ -5,7 +5,7 @@ use crate::api::sinch_access_keys::SinchAccessKeysService;
 use crate::api::unkey::UnkeyService;
 use crate::domain::admin::{self, Bootstrap};
 use crate::domain::clock::Clock;
-use crate::domain::sinch::signing::KeySource;
+use crate::domain::sinch::signing::{KEY_FILE_HOLDS, KeySource};
 use crate::domain::sinch::{Settings as SinchSettings, Sinch};
 use crate::domain::unkey::Unkey;
 use crate::generated::{sinch_access_keys, unkey};
@@ -168,13 +168,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     );
     let background = unkey.spawn_background(log.new(slog::o!("component" => "background")));
     let key_source = match &config.token_signing_key_file {
-        Some(path) => {
-            let source = KeySource::File(path.clone());
-            if let (_, Some(warning)) = source.load(clock.now_ms()).await? {
-                slog::warn!(log, "{warning}");
-            }
-            source
-        }
+        Some(path) => KeySource::File(path.clone()),
         None => KeySource::Database(storage.clone()),
     };
     let sinch = Arc::new(
@@ -186,6 +180,11 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         )
         .await?,
     );
+    if let Some(path) = &config.token_signing_key_file
+        && let Some(warning) = crate::private_file::mode_warning(path, KEY_FILE_HOLDS)?
+    {
+        slog::warn!(log, "{warning}");
+    }
     let key_file_watcher = config.token_signing_key_file.clone().map(|path| {
         watch_key_file(
             path,

@@ -256,16 +256,16 @@ async fn introspect(
         };
         let active = rqctx.context().sinch.introspect(client, &token).await?;
         Ok(match active {
-            Some(token) => IntrospectionResponse {
+            Some(claims) => IntrospectionResponse {
                 active: true,
-                client_id: Some(token.sub.clone()),
-                sub: Some(token.sub),
-                project_id: Some(token.project_id),
-                exp: Some(token.exp),
-                iat: Some(token.iat),
-                jti: Some(token.jti),
+                client_id: Some(claims.sub.clone()),
+                sub: Some(claims.sub.clone()),
+                project_id: Some(claims.project_id.clone()),
+                exp: Some(claims.exp),
+                iat: Some(claims.iat),
+                jti: Some(claims.jti.clone()),
                 token_type: Some("Bearer".to_string()),
-                iss: Some(token.iss),
+                iss: Some(claims.iss.clone()),
             },
             None => IntrospectionResponse::default(),
         })

@@ -3,7 +3,7 @@
 //! credential is here; `tokens.rs` issues the tokens.
 
 use super::signing::CLOCK_SKEW_SECS;
-use super::tokens::Claims;
+use super::tokens::{Claims, TokenRequest};
 use super::{Error, Result, Sinch};
 use crate::domain::Credential;
 use crate::domain::secrets;
@@ -49,15 +49,35 @@ impl Sinch {
     /// and its access key still exists. Deleting a key revokes its tokens at
     /// once.
     pub async fn authenticate_token(&self, token: &str) -> Result<Caller> {
+        self.live_token(token).await.map(|(_, caller)| caller)
+    }
+
+    /// A live token's claims and the caller it stands for.
+    pub(super) async fn live_token(&self, token: &str) -> Result<(Arc<Claims>, Caller)> {
         let claims = self.verify_token(token).await?;
         match self.access_key(&claims.sub).await? {
-            Some(key) if key.project_id == claims.project_id => Ok(Caller {
-                access_key_id: key.id.clone(),
-                project_id: key.project_id.clone(),
-            }),
+            Some(key) if key.project_id == claims.project_id => {
+                let caller = Caller {
+                    access_key_id: key.id.clone(),
+                    project_id: key.project_id.clone(),
+                };
+                Ok((claims, caller))
+            }
             _ => Err(Error::unauthenticated(
                 "the token's access key no longer exists",
             )),
+        }
+    }
+
+    /// The client of an OAuth request (a token or an introspection): its
+    /// credentials, given one way, must check out. Which part was wrong is
+    /// not told.
+    pub async fn authenticate_client(&self, request: &TokenRequest) -> Result<Caller> {
+        let (id, secret) = request.client_credentials()?;
+        match self.check_secret(&id, &secret).await {
+            Err(Error::Storage(e)) => Err(Error::Storage(e)),
+            Err(_) => Err(Error::unauthenticated("invalid client credentials")),
+            checked => checked,
         }
     }
 

@@ -142,7 +142,7 @@ impl Sinch {
 }
 
 async fn load_keys(source: &KeySource, now_ms: i64) -> Result<KeyRing> {
-    let (rows, _) = source
+    let rows = source
         .load(now_ms)
         .await
         .map_err(|e| Error::Internal(format!("loading the token signing keys: {e:#}")))?;

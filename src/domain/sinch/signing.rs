@@ -180,7 +180,7 @@ pub enum KeySource {
 
 impl KeySource {
     /// The stored keys, making the first one if there is none.
-    pub async fn load(&self, now_ms: i64) -> anyhow::Result<(Vec<SigningKeyRow>, Option<String>)> {
+    pub async fn load(&self, now_ms: i64) -> anyhow::Result<Vec<SigningKeyRow>> {
         match self {
             KeySource::Database(storage) => {
                 let mut rows = storage.signing_keys().await?;
@@ -188,7 +188,7 @@ impl KeySource {
                     storage.add_first_signing_key(&generate(now_ms)?).await?;
                     rows = storage.signing_keys().await?;
                 }
-                Ok((rows, None))
+                Ok(rows)
             }
             KeySource::File(path) => load_file(path, now_ms),
         }
@@ -211,7 +211,7 @@ impl KeySource {
                     .await?;
             }
             KeySource::File(path) => {
-                let (mut rows, _) = load_file(path, now_ms)?;
+                let mut rows = load_file(path, now_ms)?;
                 for row in rows.iter_mut().filter(|r| r.retired_at.is_none()) {
                     row.retired_at = Some(now_ms);
                 }
@@ -223,6 +223,9 @@ impl KeySource {
         Ok(next)
     }
 }
+
+/// What the key file holds, for warnings about its mode.
+pub const KEY_FILE_HOLDS: &str = "the token signing keys";
 
 /// The key file: JSON, with each private key in standard base64.
 #[derive(Serialize, Deserialize)]
@@ -242,15 +245,10 @@ struct KeyFileEntry {
 
 /// Reads the key file, creating it (mode 0600) with a first key when it does
 /// not exist. A file from before rotation (one HS256 secret in base64) is
-/// replaced by a new Ed25519 key. The second value warns when others may
-/// read the file.
-fn load_file(path: &Path, now_ms: i64) -> anyhow::Result<(Vec<SigningKeyRow>, Option<String>)> {
-    let warning = match open_private(path, "the token signing keys")
-        .with_context(|| format!("creating {}", path.display()))?
-    {
-        PrivateFile::Created(_) => None,
-        PrivateFile::Existing { warning } => warning,
-    };
+/// replaced by a new Ed25519 key. Its mode is checked at start
+/// ([`KEY_FILE_HOLDS`] names it in the warning).
+fn load_file(path: &Path, now_ms: i64) -> anyhow::Result<Vec<SigningKeyRow>> {
+    open_private(path, KEY_FILE_HOLDS).with_context(|| format!("creating {}", path.display()))?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the token signing keys {}", path.display()))?;
     let rows = if text.trim_start().starts_with('{') {
@@ -278,7 +276,7 @@ fn load_file(path: &Path, now_ms: i64) -> anyhow::Result<(Vec<SigningKeyRow>, Op
         write_file(path, &rows)?;
         rows
     };
-    Ok((rows, warning))
+    Ok(rows)
 }
 
 /// Writes the key file whole: a private temporary file, renamed over it.
@@ -297,7 +295,7 @@ fn write_file(path: &Path, rows: &[SigningKeyRow]) -> anyhow::Result<()> {
     };
     let temporary = path.with_extension("new");
     let _ = std::fs::remove_file(&temporary);
-    let PrivateFile::Created(mut out) = open_private(&temporary, "the token signing keys")
+    let PrivateFile::Created(mut out) = open_private(&temporary, KEY_FILE_HOLDS)
         .with_context(|| format!("creating {}", temporary.display()))?
     else {
         anyhow::bail!(

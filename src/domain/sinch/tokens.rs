@@ -71,14 +71,9 @@ impl Sinch {
     pub async fn issue_token(&self, request: TokenRequest) -> Result<IssuedToken> {
         let grant_type = request
             .grant_type
-            .clone()
+            .as_deref()
             .ok_or_else(|| Error::InvalidArgument("grant_type is required".into()))?;
-        let (id, secret) = request.client_credentials()?;
-        let caller = match self.check_secret(&id, &secret).await {
-            Ok(caller) => caller,
-            Err(Error::Storage(e)) => return Err(Error::Storage(e)),
-            Err(_) => return Err(Error::unauthenticated("invalid client credentials")),
-        };
+        let caller = self.authenticate_client(&request).await?;
         if grant_type != "client_credentials" {
             return Err(Error::Unsupported(format!(
                 "grant_type {grant_type} is not supported; use client_credentials"

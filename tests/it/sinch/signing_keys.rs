@@ -188,7 +188,7 @@ async fn rotation_keeps_old_tokens_until_they_expire_then_drops_their_key() {
         .await
         .unwrap()
         .kid;
-    let (stored, _) = source.load(clock.now_ms()).await.unwrap();
+    let stored = source.load(clock.now_ms()).await.unwrap();
     let stored: Vec<&str> = stored.iter().map(|k| k.kid.as_str()).collect();
     assert_eq!(stored, [kid4.as_str(), kid3.as_str()]);
     fx.shutdown().await;
