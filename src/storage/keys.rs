@@ -296,6 +296,51 @@ impl From<StoredKey> for KeyRow {
 
 /// The SQL of a key patch, for either backend: `QueryBuilder` writes each
 /// one's placeholders.
+/// The statement that inserts a key's own row (its roles are rows of their
+/// own), for either backend.
+pub(super) fn insert_key_query<'a, DB>(key: &'a NewKey<'a>) -> sqlx::QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut insert = sqlx::QueryBuilder::new(
+        "INSERT INTO keys (id, workspace_id, api_id, hash, start, name, owner_id, meta, environment,
+            enabled, created_at, expires_at, remaining, refill_interval, refill_amount, last_refill_at,
+            ratelimit_type, ratelimit_limit, ratelimit_refill_rate, ratelimit_refill_interval) ",
+    );
+    let (refill, ratelimit) = (key.refill, key.ratelimit);
+    let refill_interval: Option<&'a str> = refill.map(|r| r.interval.as_str());
+    let ratelimit_type: Option<&'a str> = ratelimit.map(|r| r.kind.as_str());
+    insert.push_values(std::iter::once(key), |mut row, key| {
+        row.push_bind(key.id)
+            .push_bind(key.workspace_id)
+            .push_bind(key.api_id)
+            .push_bind(key.hash)
+            .push_bind(key.start)
+            .push_bind(key.name)
+            .push_bind(key.owner_id)
+            .push_bind(key.meta.as_deref())
+            .push_bind(key.environment)
+            .push_bind(key.enabled)
+            .push_bind(key.created_at)
+            .push_bind(key.expires_at)
+            .push_bind(key.remaining)
+            .push_bind(refill_interval)
+            .push_bind(refill.map(|r| r.amount))
+            .push_bind(refill.map(|_| key.created_at))
+            .push_bind(ratelimit_type)
+            .push_bind(ratelimit.map(|r| r.limit))
+            .push_bind(ratelimit.map(|r| r.refill_rate))
+            .push_bind(ratelimit.map(|r| r.refill_interval));
+    });
+    insert
+}
+
 pub(super) fn patch_query<'a, DB>(
     workspace_id: &'a str,
     key_id: &'a str,

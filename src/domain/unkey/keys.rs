@@ -25,6 +25,37 @@ pub struct ImportKey {
     pub start: String,
 }
 
+impl CreateKey {
+    /// The row that stores a key with these settings.
+    fn new_key<'a>(
+        &'a self,
+        id: &'a str,
+        workspace_id: &'a str,
+        hash: &'a [u8],
+        start: &'a str,
+        created_at: i64,
+    ) -> NewKey<'a> {
+        NewKey {
+            id,
+            workspace_id,
+            api_id: &self.api_id,
+            hash,
+            start,
+            name: self.name.as_deref(),
+            owner_id: self.owner_id.as_deref(),
+            meta: self.meta.as_ref().map(meta_json),
+            environment: self.environment.as_deref(),
+            enabled: self.enabled,
+            created_at,
+            expires_at: self.expires,
+            remaining: self.remaining,
+            refill: self.refill,
+            ratelimit: self.ratelimit,
+            roles: &self.roles,
+        }
+    }
+}
+
 /// At most this many keys in one `migrations.createKeys` call.
 pub const MAX_IMPORT_BATCH: usize = 100;
 
@@ -135,7 +166,8 @@ impl Unkey {
             )));
         }
         check_key_rules(&request)?;
-        let api = self.find_api(root, &request.api_id).await?;
+        // The api must exist in the caller's workspace.
+        self.find_api(root, &request.api_id).await?;
 
         let now = self.now();
         let key_id = new_id("key", now);
@@ -143,24 +175,13 @@ impl Unkey {
         let key = secrets::new_unkey_key(request.prefix.as_deref(), byte_length);
         let inserted = self
             .storage
-            .insert_key(&NewKey {
-                id: &key_id,
-                workspace_id: &root.workspace_id,
-                api_id: &api.id,
-                hash: &secrets::hash(&key),
-                start: &secrets::key_start(&key),
-                name: request.name.as_deref(),
-                owner_id: request.owner_id.as_deref(),
-                meta: request.meta.as_ref().map(meta_json),
-                environment: request.environment.as_deref(),
-                enabled: request.enabled,
-                created_at: now,
-                expires_at: request.expires,
-                remaining: request.remaining,
-                refill: request.refill,
-                ratelimit: request.ratelimit,
-                roles: &request.roles,
-            })
+            .insert_key(&request.new_key(
+                &key_id,
+                &root.workspace_id,
+                &secrets::hash(&key),
+                &secrets::key_start(&key),
+                now,
+            ))
             .await?;
         match inserted {
             InsertKey::Inserted => Ok(CreatedKey { key_id, key }),
@@ -207,30 +228,13 @@ impl Unkey {
 
         let now = self.now();
         let ids: Vec<String> = items.iter().map(|_| new_id("key", now)).collect();
-        let metas: Vec<Option<String>> = items
-            .iter()
-            .map(|i| i.key.meta.as_ref().map(meta_json))
-            .collect();
         let keys: Vec<NewKey<'_>> = items
             .iter()
             .enumerate()
-            .map(|(index, item)| NewKey {
-                id: &ids[index],
-                workspace_id: &root.workspace_id,
-                api_id: &item.key.api_id,
-                hash: &hashes[index],
-                start: &item.start,
-                name: item.key.name.as_deref(),
-                owner_id: item.key.owner_id.as_deref(),
-                meta: metas[index].clone(),
-                environment: item.key.environment.as_deref(),
-                enabled: item.key.enabled,
-                created_at: now,
-                expires_at: item.key.expires,
-                remaining: item.key.remaining,
-                refill: item.key.refill,
-                ratelimit: item.key.ratelimit,
-                roles: &item.key.roles,
+            .map(|(index, item)| {
+                let (id, hash) = (&ids[index], &hashes[index]);
+                let workspace_id = &root.workspace_id;
+                item.key.new_key(id, workspace_id, hash, &item.start, now)
             })
             .collect();
         let imported = match self.storage.import_keys(&keys).await {

@@ -276,35 +276,10 @@ async fn insert_key_row<'e>(
     executor: impl sqlx::Executor<'e, Database = Postgres>,
     key: &NewKey<'_>,
 ) -> Result<()> {
-    let ratelimit = key.ratelimit;
-    sqlx::query(
-        "INSERT INTO keys (id, workspace_id, api_id, hash, start, name, owner_id, meta, environment,
-            enabled, created_at, expires_at, remaining, refill_interval, refill_amount, last_refill_at,
-            ratelimit_type, ratelimit_limit, ratelimit_refill_rate, ratelimit_refill_interval)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-    )
-    .bind(key.id)
-    .bind(key.workspace_id)
-    .bind(key.api_id)
-    .bind(key.hash)
-    .bind(key.start)
-    .bind(key.name)
-    .bind(key.owner_id)
-    .bind(&key.meta)
-    .bind(key.environment)
-    .bind(key.enabled)
-    .bind(key.created_at)
-    .bind(key.expires_at)
-    .bind(key.remaining)
-    .bind(key.refill.map(|r| r.interval.as_str()))
-    .bind(key.refill.map(|r| r.amount))
-    .bind(key.refill.map(|_| key.created_at))
-    .bind(ratelimit.map(|r| r.kind.as_str()))
-    .bind(ratelimit.map(|r| r.limit))
-    .bind(ratelimit.map(|r| r.refill_rate))
-    .bind(ratelimit.map(|r| r.refill_interval))
-    .execute(executor)
-    .await?;
+    crate::storage::keys::insert_key_query::<Postgres>(key)
+        .build()
+        .execute(executor)
+        .await?;
     Ok(())
 }
 
