@@ -83,6 +83,26 @@ fn request_keywords(document: &str) -> BTreeMap<String, BTreeSet<String>> {
     found
 }
 
+/// Fails when `document` uses, in a request, a keyword that can reject a
+/// value and that `tested` (the keywords a test shows a 400 for) lacks.
+/// `properties` and `items` only hold other schemas; where a spec uses
+/// `additionalProperties` or `anyOf` only to admit any value, the test shows
+/// such a value taken instead (`admits_any`).
+fn assert_every_rejecting_keyword_tested(document: &str, tested: &[&str], admits_any: &[&str]) {
+    let used = request_keywords(document);
+    let untested: Vec<&str> = REQUEST_KEYWORDS
+        .iter()
+        .filter(|k| k.rejects && used.contains_key(k.name))
+        .map(|k| k.name)
+        .filter(|k| !["properties", "items"].contains(k))
+        .filter(|k| !tested.contains(k) && !admits_any.contains(k))
+        .collect();
+    assert!(
+        untested.is_empty(),
+        "keywords with no 400 test on this API: {untested:?}"
+    );
+}
+
 #[test]
 fn every_keyword_of_every_request_schema_is_classified() {
     let classified: BTreeSet<&str> = REQUEST_KEYWORDS.iter().map(|k| k.name).collect();
@@ -249,6 +269,7 @@ async fn each_unkey_request_rule_is_a_400() {
             "expires is not of type \"integer\"",
         ),
     ];
+    let mut tested: Vec<&str> = cases.iter().map(|case| case.0).collect();
     for (keyword, path, body, message) in cases {
         let response = fx.post(path, body).await;
         println!("{keyword}: {path}: {}", response.body["error"]["message"]);
@@ -260,6 +281,7 @@ async fn each_unkey_request_rule_is_a_400() {
         assert_error(&response, 400, message);
     }
     // A query value is read as its parameter's type, then checked.
+    tested.extend(["type", "maximum", "minimum"]);
     for (keyword, query, message) in [
         ("type", "limit=ten", "limit is not of type \"integer\""),
         (
@@ -301,6 +323,11 @@ async fn each_unkey_request_rule_is_a_400() {
         "additionalProperties admits any value: {}",
         created.body
     );
+    assert_every_rejecting_keyword_tested(
+        keyward::generated::unkey::DOCUMENT,
+        &tested,
+        &["additionalProperties", "anyOf"],
+    );
     fx.shutdown().await;
 }
 
@@ -339,6 +366,12 @@ async fn each_sinch_request_rule_is_a_400() {
             "pageSize",
         ),
     ];
+    let tested: Vec<&str> = cases.iter().map(|case| case.0).collect();
+    assert_every_rejecting_keyword_tested(
+        keyward::generated::sinch_access_keys::DOCUMENT,
+        &tested,
+        &[],
+    );
     for (keyword, method, path, body, message) in cases {
         let response = fx.call(method, &path, body, Some(&auth)).await;
         println!(
