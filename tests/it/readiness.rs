@@ -64,7 +64,13 @@ async fn ready_while_the_database_answers() {
 async fn a_shutdown_turns_readiness_off_before_it_stops_serving() {
     let database = Database::new();
     let server = ServeProcess::start(&database.url(), &["--drain-secs", "2"]);
-    let http = reqwest::Client::new();
+    // A new connection per probe, as a load balancer's: it shows the server
+    // still accepts while it drains, and no probe rides a kept-alive
+    // connection that the server may be closing.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
     assert_eq!(readyz(&http, &server.base_url).await.0, 200);
 
     let started = Instant::now();
