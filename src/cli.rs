@@ -124,6 +124,10 @@ pub struct ServeArgs {
     /// `ratelimits.limit` counters kept at most; past it the oldest go.
     #[arg(long, env = "KEYWARD_MAX_RATELIMIT_ENTRIES", default_value_t = crate::domain::unkey::DEFAULT_MAX_RATELIMIT_ENTRIES)]
     pub max_ratelimit_entries: usize,
+    /// Serve Prometheus metrics at GET /metrics on this address (e.g.
+    /// 127.0.0.1:9464), apart from the APIs [default: not served].
+    #[arg(long, env = "KEYWARD_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
     #[command(flatten)]
     pub output: Output,
 }
@@ -387,6 +391,7 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| format!("http://{}", args.bind)),
         },
         token_signing_key_file: args.token_signing_key_file,
+        metrics_bind: args.metrics_bind,
         limits: Limits {
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             idle_timeout: Duration::from_secs(args.idle_timeout_secs),
@@ -406,6 +411,9 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
         "keyward: serving the Unkey and Sinch APIs on http://{}",
         running.local_addr()
     );
+    if let Some(metrics) = running.metrics_addr() {
+        eprintln!("keyward: serving metrics on http://{metrics}/metrics");
+    }
     server::serve_until_signalled(running).await
 }
 

@@ -9,12 +9,14 @@
 //! - [`domain`]: what keyward does, as plain functions.
 //! - [`storage`]: every SQL statement, behind one type.
 //! - [`server`] and [`cli`]: start-up, configuration and the command line.
+//! - [`metrics`]: what the server is doing, for Prometheus.
 //!
 //! Data flows one way: handler → domain → storage.
 
 pub mod api;
 pub mod cli;
 pub mod domain;
+pub mod metrics;
 pub mod private_file;
 pub mod server;
 pub mod storage;

@@ -9,6 +9,7 @@ use crate::domain::sinch::signing::{KEY_FILE_HOLDS, KeySource};
 use crate::domain::sinch::{Settings as SinchSettings, Sinch};
 use crate::domain::unkey::Unkey;
 use crate::generated::{sinch_access_keys, unkey};
+use crate::metrics::Metrics;
 use crate::storage::Storage;
 use anyhow::Context;
 use dropshot::{
@@ -80,11 +81,15 @@ pub struct ServerConfig {
     /// Where the token signing keys are kept, instead of the database.
     pub token_signing_key_file: Option<PathBuf>,
     pub limits: Limits,
+    /// Where `GET /metrics` is served; `None`: nowhere.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 /// A started server.
 pub struct RunningServer {
     pub server: HttpServer<ServerState>,
+    /// Serves `GET /metrics`, with `--metrics-bind`.
+    pub metrics_server: Option<HttpServer<Arc<Metrics>>>,
     /// The limiters' sweeper and counts writer, and the change-log watcher.
     background: Vec<tokio::task::JoinHandle<()>>,
     log: slog::Logger,
@@ -97,6 +102,11 @@ pub struct RunningServer {
 impl RunningServer {
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// Where `GET /metrics` is served, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(HttpServer::local_addr)
     }
 
     /// Stops accepting connections, gives requests in flight the shutdown
@@ -120,6 +130,10 @@ impl RunningServer {
         }
         for task in &self.background {
             task.abort();
+        }
+        // Last, so that a scrape sees the shutdown through.
+        if let Some(metrics_server) = self.metrics_server {
+            metrics_server.close().await.map_err(anyhow::Error::msg)?;
         }
         unkey
             .flush()
@@ -158,11 +172,13 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     .context("bootstrapping the empty database")?;
 
     let limits = config.limits;
+    let metrics = Arc::new(Metrics::new());
     let unkey = Arc::new(
         Unkey::new(
             storage.clone(),
             Arc::clone(&clock),
             limits.max_ratelimit_entries,
+            metrics.unkey.clone(),
         )
         .await?,
     );
@@ -177,6 +193,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
             Arc::clone(&clock),
             config.sinch,
             key_source,
+            metrics.sinch.clone(),
         )
         .await?,
     );
@@ -207,6 +224,11 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         request_timeout: limits.request_timeout,
         specs: served_specs()?,
         shutting_down: AtomicBool::new(false),
+        metrics_service: if config.metrics_bind.is_some() {
+            "prometheus"
+        } else {
+            "none"
+        },
     };
     let connections_fit = raise_file_limit().saturating_sub(RESERVED_FILES).max(1);
     let max_connections = limits.max_connections.unwrap_or(connections_fit);
@@ -225,10 +247,16 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
             idle_timeout: limits.idle_timeout,
             max_connections,
         })
+        .observer(Arc::clone(&metrics) as Arc<dyn dropshot::ServerObserver>)
         .start()
         .map_err(|e| anyhow::anyhow!("starting the HTTP server on {}: {e}", config.bind))?;
+    let metrics_server = config
+        .metrics_bind
+        .map(|bind| start_metrics_server(bind, metrics, &log))
+        .transpose()?;
     Ok(RunningServer {
         server,
+        metrics_server,
         background: [Some(background), Some(watcher), key_file_watcher]
             .into_iter()
             .flatten()
@@ -238,6 +266,45 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         drain: limits.drain,
         bootstrap,
     })
+}
+
+/// Serves `GET /metrics` on its own address, apart from the APIs: metrics
+/// tell more than a public client should know.
+fn start_metrics_server(
+    bind: SocketAddr,
+    metrics: Arc<Metrics>,
+    log: &slog::Logger,
+) -> anyhow::Result<HttpServer<Arc<Metrics>>> {
+    let mut api = ApiDescription::new();
+    api.register(ApiEndpoint::new(
+        "metrics".to_string(),
+        render_metrics,
+        http::Method::GET,
+        "text/plain",
+        "/metrics",
+        ApiEndpointVersions::All,
+    ))
+    .map_err(|e| anyhow::anyhow!("registering /metrics: {e}"))?;
+    ServerBuilder::new(api, metrics, log.new(slog::o!("component" => "metrics")))
+        .config(ConfigDropshot {
+            bind_address: bind,
+            ..Default::default()
+        })
+        .start()
+        .map_err(|e| anyhow::anyhow!("starting the metrics server on {bind}: {e}"))
+}
+
+/// `GET /metrics`: the Prometheus text format.
+async fn render_metrics(
+    rqctx: RequestContext<Arc<Metrics>>,
+) -> Result<http::Response<dropshot::Body>, HttpError> {
+    http::Response::builder()
+        .header(
+            http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )
+        .body(rqctx.context().render().into())
+        .map_err(|e| HttpError::for_internal_error(format!("building the metrics answer: {e}")))
 }
 
 /// Reads the signing key file again whenever it changes: `keyward

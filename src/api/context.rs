@@ -25,6 +25,9 @@ pub struct ServerState {
     pub specs: ServedSpecs,
     /// Set when a shutdown begins: readiness answers 503 from then on.
     pub shutting_down: AtomicBool,
+    /// What liveness reports as its metrics service: `prometheus` when
+    /// `--metrics-bind` serves them, else `none`.
+    pub metrics_service: &'static str,
 }
 
 /// The OpenAPI documents of the implemented traits, served as JSON.

@@ -4,21 +4,25 @@
 //! are hit again stay, one-off keys leave first): the cache is a shortcut,
 //! never the truth.
 
+use crate::metrics::CacheStats;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct Cache<K, V> {
     entries: quick_cache::sync::Cache<K, Arc<V>>,
+    stats: CacheStats,
     /// Bumped by every invalidation, so that a load that started before one
     /// does not stay cached.
     generation: AtomicU64,
 }
 
 impl<K: Hash + Eq + Clone, V> Cache<K, V> {
-    pub fn new(capacity: usize) -> Cache<K, V> {
+    /// Counts its hits and misses in `stats`.
+    pub fn new(capacity: usize, stats: CacheStats) -> Cache<K, V> {
         Cache {
             entries: quick_cache::sync::Cache::new(capacity),
+            stats,
             generation: AtomicU64::new(0),
         }
     }
@@ -45,8 +49,10 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         Q: Hash + quick_cache::Equivalent<K> + ToOwned<Owned = K> + ?Sized,
     {
         if let Some(value) = self.entries.get(key) {
+            self.stats.hit();
             return Ok(Some(value));
         }
+        self.stats.miss();
         let generation = self.generation();
         let Some(value) = load.await? else {
             return Ok(None);
@@ -96,7 +102,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_load_that_raced_with_an_invalidation_is_not_cached() {
-        let cache: Cache<String, i32> = Cache::new(100);
+        let cache: Cache<String, i32> = Cache::new(100, CacheStats::default());
         let raced = async {
             // A write to the record lands while it is being loaded.
             cache.invalidate(["k".to_string()]);
@@ -123,7 +129,7 @@ mod tests {
 
     #[test]
     fn capacity_holds() {
-        let cache = Cache::new(100);
+        let cache = Cache::new(100, CacheStats::default());
         for i in 0..1000 {
             cache.insert(i, Arc::new(i), cache.generation());
         }

@@ -7,12 +7,12 @@
 //! until a shutdown begins.
 
 /// Component names as liveness reports them.
+/// The metrics service is the server's to say (`--metrics-bind`).
 pub struct Services {
     pub ratelimit: &'static str,
     pub usagelimit: &'static str,
     pub analytics: &'static str,
     pub logger: &'static str,
-    pub metrics: &'static str,
 }
 
 pub const SERVICES: Services = Services {
@@ -20,7 +20,6 @@ pub const SERVICES: Services = Services {
     usagelimit: "sqlite",
     analytics: "sqlite",
     logger: "bunyan-stderr",
-    metrics: "none",
 };
 
 /// How long readiness waits for the database.

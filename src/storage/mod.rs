@@ -89,7 +89,22 @@ fn is_busy_code(code: &str) -> bool {
 }
 
 impl From<sqlx::Error> for StorageError {
+    /// Every error the database driver returns passes here, and is counted
+    /// in the metrics by kind.
     fn from(error: sqlx::Error) -> StorageError {
+        let error = StorageError::of_driver(error);
+        let kind = match &error {
+            StorageError::Busy => "busy",
+            StorageError::Unique(_) => "unique_violation",
+            _ => "other",
+        };
+        crate::metrics::STORAGE.database_errors.inc(&[kind]);
+        error
+    }
+}
+
+impl StorageError {
+    fn of_driver(error: sqlx::Error) -> StorageError {
         match &error {
             sqlx::Error::Database(e) if e.is_unique_violation() => {
                 StorageError::Unique(e.message().to_string())

@@ -127,6 +127,7 @@ impl SpendQueue {
             reply,
         };
         self.requests.send(request).await.map_err(|_| closed())?;
+        crate::metrics::STORAGE.spend_queue_depth.inc();
         answer.await.map_err(|_| closed())?
     }
 }
@@ -138,6 +139,10 @@ fn closed() -> StorageError {
 async fn run(spender: Arc<dyn GroupSpender>, mut requests: mpsc::Receiver<SpendRequest>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while requests.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let metrics = &crate::metrics::STORAGE;
+        let size = i64::try_from(group.len()).unwrap_or(i64::MAX);
+        metrics.spend_queue_depth.dec_by(size);
+        metrics.spend_group_size.observe(group.len() as f64);
         match commit_group(&*spender, &group).await {
             Ok(spends) => {
                 for (request, spend) in group.drain(..).zip(spends) {

@@ -42,7 +42,7 @@ impl UnkeyApi for UnkeyService {
                 services: types::GetLivenessResponseServices {
                     analytics: services.analytics.to_string(),
                     logger: services.logger.to_string(),
-                    metrics: services.metrics.to_string(),
+                    metrics: rqctx.context().metrics_service.to_string(),
                     ratelimit: services.ratelimit.to_string(),
                     usagelimit: services.usagelimit.to_string(),
                 },

@@ -16,6 +16,7 @@ pub use error::{Error, Result};
 
 use crate::domain::cache::Cache;
 use crate::domain::clock::Clock;
+use crate::metrics::SinchMetrics;
 use crate::storage::{AccessKeyRow, Change, Storage};
 use signing::{KeyRing, KeySource};
 use std::sync::{Arc, RwLock};
@@ -56,6 +57,7 @@ pub struct Sinch {
     verified_tokens: Cache<[u8; 32], tokens::Claims>,
     /// The token minted last for each access key (see [`tokens::RecentToken`]).
     recent_tokens: quick_cache::sync::Cache<String, Arc<tokens::RecentToken>>,
+    metrics: SinchMetrics,
 }
 
 const ACCESS_KEY_CACHE_CAPACITY: usize = 100_000;
@@ -77,6 +79,7 @@ impl Sinch {
         clock: Arc<dyn Clock>,
         settings: Settings,
         key_source: KeySource,
+        metrics: SinchMetrics,
     ) -> Result<Sinch> {
         let keys = load_keys(&key_source, clock.now_ms()).await?;
         Ok(Sinch {
@@ -85,9 +88,13 @@ impl Sinch {
             key_source,
             signing_keys: RwLock::new(Arc::new(keys)),
             settings,
-            keys: Cache::new(ACCESS_KEY_CACHE_CAPACITY),
-            verified_tokens: Cache::new(VERIFIED_TOKEN_CACHE_CAPACITY),
+            keys: Cache::new(ACCESS_KEY_CACHE_CAPACITY, metrics.access_key_cache.clone()),
+            verified_tokens: Cache::new(
+                VERIFIED_TOKEN_CACHE_CAPACITY,
+                metrics.verified_token_cache.clone(),
+            ),
             recent_tokens: quick_cache::sync::Cache::new(ACCESS_KEY_CACHE_CAPACITY),
+            metrics,
         })
     }
 

@@ -69,6 +69,21 @@ impl Sinch {
     /// Issues a token for a client's credentials. Its errors are the
     /// domain's: the token endpoint speaks them as RFC 6749's.
     pub async fn issue_token(&self, request: TokenRequest) -> Result<IssuedToken> {
+        let issued = self.mint_token(request).await;
+        self.metrics.token(match &issued {
+            Ok((_, true)) => "reused",
+            Ok((_, false)) => "issued",
+            Err(Error::Unauthenticated { .. } | Error::PermissionDenied(_)) => "invalid_client",
+            Err(Error::InvalidArgument(_)) => "invalid_request",
+            Err(Error::Unsupported(_)) => "unsupported_grant_type",
+            Err(_) => "error",
+        });
+        issued.map(|(token, _)| token)
+    }
+
+    /// The token, and whether it is the one minted for the key in this
+    /// same second.
+    async fn mint_token(&self, request: TokenRequest) -> Result<(IssuedToken, bool)> {
         let grant_type = request
             .grant_type
             .as_deref()
@@ -87,11 +102,14 @@ impl Sinch {
             && recent.iat == iat
             && recent.kid == key.kid
         {
-            return Ok(IssuedToken {
+            self.metrics.recent_token_cache.hit();
+            let token = IssuedToken {
                 access_token: recent.token.clone(),
                 expires_in,
-            });
+            };
+            return Ok((token, true));
         }
+        self.metrics.recent_token_cache.miss();
         let access_key_id = caller.access_key_id.clone();
         let claims = Claims {
             iss: self.settings.issuer.clone(),
@@ -110,9 +128,10 @@ impl Sinch {
             token: access_token.clone(),
         };
         self.recent_tokens.insert(access_key_id, Arc::new(recent));
-        Ok(IssuedToken {
+        let token = IssuedToken {
             access_token,
             expires_in,
-        })
+        };
+        Ok((token, false))
     }
 }

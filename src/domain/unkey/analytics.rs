@@ -83,7 +83,8 @@ impl VerificationCounts {
     /// Writes out what is pending, in short transactions: the writer is
     /// shared with the verify path's spends, which must not wait behind
     /// thousands of counters. On failure the unwritten counts are put back.
-    pub async fn flush(&self, storage: &Storage) -> Result<(), StorageError> {
+    /// Returns how many rows were written.
+    pub async fn flush(&self, storage: &Storage) -> Result<usize, StorageError> {
         let drained = {
             let mut pending = self.pending();
             pending.len = 0;
@@ -110,7 +111,7 @@ impl VerificationCounts {
             }
             written += chunk.len();
         }
-        Ok(())
+        Ok(written)
     }
 
     /// Returns unwritten counts to the tally, for the next flush.

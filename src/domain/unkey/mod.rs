@@ -20,6 +20,7 @@ pub use error::{Error, Result};
 
 use crate::domain::cache::Cache;
 use crate::domain::clock::Clock;
+use crate::metrics::UnkeyMetrics;
 use crate::storage::{Change, RefillBoundaries, Storage};
 use chrono::{Datelike, TimeZone, Utc};
 use std::collections::HashSet;
@@ -60,6 +61,7 @@ pub struct Unkey {
     root_keys: Cache<[u8; 32], RootKey>,
     /// Root key uses (id, minute) not yet written.
     root_key_uses: std::sync::Mutex<Vec<(String, i64)>>,
+    metrics: UnkeyMetrics,
 }
 
 impl std::fmt::Debug for Unkey {
@@ -77,18 +79,20 @@ impl Unkey {
         storage: Storage,
         clock: Arc<dyn Clock>,
         max_ratelimit_entries: usize,
+        metrics: UnkeyMetrics,
     ) -> Result<Unkey> {
         let unkey = Unkey {
             storage,
             clock,
-            cache: key_cache::KeyCache::new(KEY_CACHE_CAPACITY),
+            cache: key_cache::KeyCache::new(KEY_CACHE_CAPACITY, metrics.key_cache.clone()),
             buckets: ratelimit::TokenBuckets::new(max_ratelimit_entries),
             windows: ratelimit::FixedWindows::new(max_ratelimit_entries),
             counts: analytics::VerificationCounts::default(),
             disabled_workspaces: RwLock::new(HashSet::new()),
-            namespaces: Cache::new(NAMESPACE_CACHE_CAPACITY),
-            root_keys: Cache::new(ROOT_KEY_CACHE_CAPACITY),
+            namespaces: Cache::new(NAMESPACE_CACHE_CAPACITY, metrics.namespace_cache.clone()),
+            root_keys: Cache::new(ROOT_KEY_CACHE_CAPACITY, metrics.root_key_cache.clone()),
             root_key_uses: std::sync::Mutex::default(),
+            metrics,
         };
         unkey.refresh_disabled_workspaces().await?;
         Ok(unkey)
@@ -141,7 +145,13 @@ impl Unkey {
             .map(|mut uses| std::mem::take(&mut *uses))
             .unwrap_or_default();
         self.storage.record_root_key_use(&uses).await?;
-        Ok(self.counts.flush(&self.storage).await?)
+        let started = std::time::Instant::now();
+        let rows = self.counts.flush(&self.storage).await?;
+        self.metrics
+            .flush_duration
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.flushed_rows.inc_by(rows as u64);
+        Ok(())
     }
 
     /// Drops what a change made stale (see [`crate::domain::changes`]).
@@ -229,7 +239,7 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("k.db").display());
         let storage = Storage::open(&url).await.expect("storage");
         let clock = Arc::new(crate::domain::clock::ManualClock::new(0));
-        let unkey = Unkey::new(storage.clone(), clock, 100)
+        let unkey = Unkey::new(storage.clone(), clock, 100, UnkeyMetrics::default())
             .await
             .expect("unkey");
         assert!(matches!(unkey.workspace_disabled("ws_1"), Ok(false)));

@@ -325,9 +325,22 @@ impl Unkey {
             "ratelimit.*.limit".into(),
             format!("ratelimit.{namespace_id}.limit"),
         ]))?;
+        let decision = self.limit_in_namespace(&namespace_id, request).await?;
+        self.metrics
+            .ratelimit_decided("namespace", decision.allowed);
+        Ok(decision)
+    }
+
+    /// Counts a request against its window: in this process, or in a
+    /// database that several nodes share.
+    async fn limit_in_namespace(
+        &self,
+        namespace_id: &str,
+        request: &LimitRequest,
+    ) -> Result<Decision> {
         let now = self.now();
         let Some(shared) = self.storage.shared_limits().filter(|_| !request.local) else {
-            return Ok(self.windows.limit(&namespace_id, request, now));
+            return Ok(self.windows.limit(namespace_id, request, now));
         };
         let window = now.div_euclid(request.duration);
         let reset = (window + 1) * request.duration;

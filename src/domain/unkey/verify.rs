@@ -39,6 +39,20 @@ pub struct Verification {
     pub ratelimit: Option<Decision>,
 }
 
+impl Denial {
+    /// The code verifyKey answers with.
+    pub fn code(self) -> &'static str {
+        match self {
+            Denial::NotFound => "NOT_FOUND",
+            Denial::Disabled => "DISABLED",
+            Denial::Forbidden => "FORBIDDEN",
+            Denial::InsufficientPermissions => "INSUFFICIENT_PERMISSIONS",
+            Denial::RateLimited => "RATE_LIMITED",
+            Denial::UsageExceeded => "USAGE_EXCEEDED",
+        }
+    }
+}
+
 impl Verification {
     fn denied(key: Option<Arc<CachedKey>>, denial: Denial) -> Verification {
         Verification {
@@ -55,6 +69,19 @@ impl Unkey {
     /// permission query, if any; an invalid one is a 400, but only for a key
     /// that gets that far.
     pub async fn verify_key(
+        &self,
+        key: &str,
+        api_id: Option<&str>,
+        permissions: Option<&serde_json::Value>,
+        cost: i64,
+    ) -> Result<Verification> {
+        let verification = self.verify(key, api_id, permissions, cost).await?;
+        self.metrics
+            .verified(verification.denial.map_or("VALID", Denial::code));
+        Ok(verification)
+    }
+
+    async fn verify(
         &self,
         key: &str,
         api_id: Option<&str>,
@@ -91,7 +118,11 @@ impl Unkey {
         }
 
         let ratelimit = match cached.ratelimit {
-            Some(config) => Some(self.take_tokens(&cached.id, config, cost, now).await?),
+            Some(config) => {
+                let decision = self.take_tokens(&cached.id, config, cost, now).await?;
+                self.metrics.ratelimit_decided("key", decision.allowed);
+                Some(decision)
+            }
             None => None,
         };
         if ratelimit.is_some_and(|decision| !decision.allowed) {

@@ -81,6 +81,7 @@ impl TestServer {
             sinch: Default::default(),
             token_signing_key_file: None,
             limits: Default::default(),
+            metrics_bind: Some("127.0.0.1:0".parse().expect("address")),
         };
         let running = keyward::server::start(config, Arc::clone(&clock) as Arc<dyn Clock>)
             .await

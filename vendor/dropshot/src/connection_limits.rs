@@ -80,6 +80,26 @@ impl Drop for InFlight {
     }
 }
 
+/// What a server tells its owner of each finished request and each
+/// connection (keyward's addition, for its metrics). Called on the request's
+/// task: keep it cheap.
+pub trait ServerObserver: Send + Sync + std::fmt::Debug + 'static {
+    /// A request was answered (or its client went away: status 499).
+    /// `operation_id` is `None` when no route matched.
+    fn request_done(
+        &self,
+        operation_id: Option<&str>,
+        status: u16,
+        latency: Duration,
+    );
+
+    /// The number of open connections changed to `open`.
+    fn connections_open(&self, _open: usize) {}
+
+    /// A connection was refused at the cap.
+    fn connection_refused(&self) {}
+}
+
 /// The open connections of a server, oldest first.
 #[derive(Debug)]
 pub(crate) struct Connections {

@@ -913,6 +913,7 @@ pub use body::Body;
 pub use compression::NoCompression;
 pub use config::CompressionConfig;
 pub use connection_limits::ConnectionLimits;
+pub use connection_limits::ServerObserver;
 pub use config::ConfigDropshot;
 pub use config::ConfigTls;
 pub use config::HandlerTaskMode;

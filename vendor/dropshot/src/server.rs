@@ -11,6 +11,7 @@ use super::compression::is_compressible_content_type;
 use super::compression::should_compress_response;
 use super::config::{CompressionConfig, ConfigDropshot, ConfigTls};
 use super::connection_limits::{
+    ServerObserver,
     ConnectionLimits, ConnectionState, Connections, GuardedStream,
 };
 #[cfg(feature = "usdt-probes")]
@@ -87,6 +88,8 @@ pub struct DropshotState<C: ServerContext> {
     pub(crate) handler_waitgroup_worker: DebugIgnore<waitgroup::Worker>,
     /// specifies how incoming requests are mapped to handlers based on versions
     pub(crate) version_policy: VersionPolicy,
+    /// Told of every finished request and connection (keyward's addition).
+    pub(crate) observer: Option<Arc<dyn ServerObserver>>,
 }
 
 impl<C: ServerContext> DropshotState<C> {
@@ -173,6 +176,7 @@ impl<C: ServerContext> HttpServerStarter<C> {
         tls: Option<ConfigTls>,
         version_policy: VersionPolicy,
         connection_limits: Option<ConnectionLimits>,
+        observer: Option<Arc<dyn ServerObserver>>,
     ) -> Result<HttpServerStarter<C>, BuildError> {
         let tcp = {
             let std_listener = std::net::TcpListener::bind(
@@ -232,6 +236,7 @@ impl<C: ServerContext> HttpServerStarter<C> {
             tls_acceptor: tls_acceptor.clone(),
             handler_waitgroup_worker: DebugIgnore(handler_waitgroup.worker()),
             version_policy,
+            observer,
         });
 
         for (path, method, endpoint) in app_state.router.endpoints(None) {
@@ -268,6 +273,7 @@ impl<C: ServerContext> HttpServerStarter<C> {
         let make_service = ServerConnectionHandler::new(Arc::clone(&app_state));
         let log = &app_state.log;
         let log_close = log.clone();
+        let observer = app_state.observer.clone();
         let join_handle = tokio::spawn(async move {
             use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
             use hyper_util::server::conn::auto;
@@ -335,8 +341,14 @@ impl<C: ServerContext> HttpServerStarter<C> {
                                 warn!(log, "connection limit reached; closing a new connection";
                                     "open" => connections.open());
                                 drop(sock);
+                                if let Some(observer) = &observer {
+                                    observer.connection_refused();
+                                }
                                 continue;
                             };
+                            if let Some(observer) = &observer {
+                                observer.connections_open(connections.open());
+                            }
                             let mut handler = make_service
                                 .make_http_request_handler(remote_addr);
                             handler.connection = Some(Arc::clone(&admitted.state));
@@ -351,12 +363,17 @@ impl<C: ServerContext> HttpServerStarter<C> {
                                     handler,
                                 );
                             let fut = graceful.watch(fut.into_owned());
+                            let observer = observer.clone();
+                            let connections = Arc::clone(connections);
                             tokio::spawn(async move {
                                 tokio::select! {
                                     _ = fut => {}
                                     () = admitted.state.evicted() => {}
                                 }
                                 drop(admitted);
+                                if let Some(observer) = &observer {
+                                    observer.connections_open(connections.open());
+                                }
                             });
                         },
 
@@ -810,6 +827,18 @@ async fn http_request_handle_wrap<C: ServerContext>(
     // themselves.
     let start_time = std::time::Instant::now();
     let request_id = generate_request_id();
+    // The matched operation, for the observer.
+    let operation_id = std::sync::OnceLock::<String>::new();
+    let observer = server.observer.clone();
+    let observe = |status: u16| {
+        if let Some(observer) = &observer {
+            observer.request_done(
+                operation_id.get().map(String::as_str),
+                status,
+                start_time.elapsed(),
+            );
+        }
+    };
 
     let mut request_log = server.log.new(o!(
         "remote_addr" => remote_addr,
@@ -870,6 +899,8 @@ async fn http_request_handle_wrap<C: ServerContext>(
         warn!(request_log, "request handling cancelled (client disconnected)";
             "latency_us" => latency_us,
         );
+        // nginx's "client closed request".
+        observe(499);
 
         #[cfg(feature = "usdt-probes")]
         probes::request__done!(|| {
@@ -892,6 +923,7 @@ async fn http_request_handle_wrap<C: ServerContext>(
         &request_id,
         request_log.new(o!()),
         remote_addr,
+        &operation_id,
     )
     .await;
 
@@ -920,6 +952,7 @@ async fn http_request_handle_wrap<C: ServerContext>(
                     }
                 });
 
+                observe(status.as_u16());
                 // TODO-debug: add request and response headers here
                 info!(request_log, "request completed";
                     "response_code" => status.as_u16(),
@@ -932,6 +965,7 @@ async fn http_request_handle_wrap<C: ServerContext>(
         }
 
         Ok(response) => {
+            observe(response.status().as_u16());
             // TODO-debug: add request and response headers here
             info!(request_log, "request completed";
                 "response_code" => response.status().as_u16(),
@@ -963,6 +997,7 @@ async fn http_request_handle<C: ServerContext>(
     request_id: &str,
     request_log: Logger,
     remote_addr: std::net::SocketAddr,
+    operation_id: &std::sync::OnceLock<String>,
 ) -> Result<Response<Body>, HandlerError> {
     // TODO-hardening: is it correct to (and do we correctly) read the entire
     // request body even if we decide it's too large and are going to send a 400
@@ -980,6 +1015,9 @@ async fn http_request_handle<C: ServerContext>(
         uri.path().into(),
         found_version.as_ref(),
     )?;
+    if server.observer.is_some() {
+        let _ = operation_id.set(lookup_result.endpoint.operation_id.clone());
+    }
     let rqctx = RequestContext {
         server: Arc::clone(&server),
         request: RequestInfo::new(&request, remote_addr),
@@ -1223,6 +1261,7 @@ pub struct ServerBuilder<C: ServerContext> {
     version_policy: VersionPolicy,
     tls: Option<ConfigTls>,
     connection_limits: Option<ConnectionLimits>,
+    observer: Option<Arc<dyn ServerObserver>>,
 }
 
 impl<C: ServerContext> ServerBuilder<C> {
@@ -1245,6 +1284,7 @@ impl<C: ServerContext> ServerBuilder<C> {
             version_policy: VersionPolicy::Unversioned,
             tls: Default::default(),
             connection_limits: None,
+            observer: None,
         }
     }
 
@@ -1281,6 +1321,13 @@ impl<C: ServerContext> ServerBuilder<C> {
         self
     }
 
+    /// Tells `observer` of every finished request and, with connection
+    /// limits, of the open connections (keyward's addition).
+    pub fn observer(mut self, observer: Arc<dyn ServerObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Start the server
     ///
     /// # Errors
@@ -1314,6 +1361,7 @@ impl<C: ServerContext> ServerBuilder<C> {
             self.tls,
             self.version_policy,
             self.connection_limits,
+            self.observer,
         )
     }
 }
