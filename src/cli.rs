@@ -56,6 +56,9 @@ pub enum Command {
     /// Manage the keys that sign access tokens.
     #[command(subcommand, name = "signing-key")]
     SigningKey(SigningKeyCommand),
+    /// Read the audit log: who changed what.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Fill a database for bench/run: bootstrap, an api and N keys.
     #[command(hide = true)]
     BenchSeed(BenchSeedArgs),
@@ -128,6 +131,9 @@ pub struct ServeArgs {
     /// 127.0.0.1:9464), apart from the APIs [default: not served].
     #[arg(long, env = "KEYWARD_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+    /// Days the audit log keeps a change; older ones are pruned hourly.
+    #[arg(long, env = "KEYWARD_AUDIT_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..))]
+    pub audit_retention_days: u64,
     #[command(flatten)]
     pub output: Output,
 }
@@ -252,6 +258,35 @@ pub enum SigningKeyCommand {
         #[command(flatten)]
         output: Output,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List changes, newest first: time, actor, action, target, request id
+    /// and the fields that changed. Never a secret.
+    List {
+        /// Only the changes of this Unkey workspace.
+        #[arg(long)]
+        workspace: Option<String>,
+        /// Only the changes of this Sinch project.
+        #[arg(long)]
+        project: Option<String>,
+        /// Only changes at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long, value_parser = parse_rfc3339_ms)]
+        since: Option<i64>,
+        /// At most this many changes.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=crate::domain::audit::MAX_LIST))]
+        limit: i64,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// An RFC 3339 time as unix milliseconds.
+fn parse_rfc3339_ms(value: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("not an RFC 3339 time ({e}); e.g. 2026-12-01T00:00:00Z"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -392,6 +427,7 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
         },
         token_signing_key_file: args.token_signing_key_file,
         metrics_bind: args.metrics_bind,
+        audit_retention: Duration::from_secs(args.audit_retention_days * 86_400),
         limits: Limits {
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             idle_timeout: Duration::from_secs(args.idle_timeout_secs),
@@ -426,6 +462,7 @@ async fn admin_command(storage: &Storage, now_ms: i64, command: Command) -> anyh
         Command::Project(command) => project_command(storage, now_ms, command).await,
         Command::AccessKey(command) => access_key_command(storage, now_ms, command).await,
         Command::SigningKey(command) => signing_key_command(storage, now_ms, command).await,
+        Command::Audit(command) => audit_command(storage, command).await,
         Command::BenchSeed(args) => {
             let access_key = admin::parse_access_key(&args.access_key)?;
             let seed = admin::seed_benchmark(
@@ -471,7 +508,7 @@ async fn workspace_command(
             workspace_id,
             output,
         } => {
-            admin::disable_workspace(storage, &workspace_id).await?;
+            admin::disable_workspace(storage, now_ms, &workspace_id).await?;
             print_done(
                 output.json,
                 json!({"workspaceId": workspace_id, "enabled": false}),
@@ -482,7 +519,7 @@ async fn workspace_command(
             workspace_id,
             output,
         } => {
-            admin::enable_workspace(storage, &workspace_id).await?;
+            admin::enable_workspace(storage, now_ms, &workspace_id).await?;
             print_done(
                 output.json,
                 json!({"workspaceId": workspace_id, "enabled": true}),
@@ -540,6 +577,49 @@ async fn root_key_command(
             )
         }
     }
+}
+
+async fn audit_command(storage: &Storage, command: AuditCommand) -> anyhow::Result<()> {
+    let AuditCommand::List {
+        workspace,
+        project,
+        since,
+        limit,
+        output,
+    } = command;
+    let query = crate::storage::AuditQuery {
+        workspace_id: workspace.as_deref(),
+        project_id: project.as_deref(),
+        since_ms: since,
+        limit,
+    };
+    let records = crate::domain::audit::list(storage, &query).await?;
+    print_list(
+        output.json,
+        &[
+            "TIME", "ACTOR", "ACTION", "TARGET", "SCOPE", "REQUEST", "CHANGED",
+        ],
+        records.iter().map(|r| {
+            let summary: serde_json::Value =
+                serde_json::from_str(&r.summary).unwrap_or(serde_json::Value::Null);
+            let scope = r.workspace_id.as_ref().or(r.project_id.as_ref());
+            (
+                json!({"id": r.id, "time": time(r.at_ms), "actor": r.actor, "action": r.action,
+                       "target": r.target, "workspaceId": r.workspace_id,
+                       "projectId": r.project_id, "requestId": r.request_id,
+                       "summary": summary}),
+                vec![
+                    time(r.at_ms),
+                    r.actor.clone(),
+                    r.action.clone(),
+                    r.target.clone(),
+                    scope.cloned().unwrap_or_else(|| "-".into()),
+                    r.request_id.clone().unwrap_or_else(|| "-".into()),
+                    r.summary.clone(),
+                ],
+            )
+        }),
+    )
 }
 
 async fn signing_key_command(
@@ -620,7 +700,7 @@ async fn role_command(storage: &Storage, now_ms: i64, command: RoleCommand) -> a
             force,
             output,
         } => {
-            admin::delete_role(storage, &workspace, &name, force).await?;
+            admin::delete_role(storage, now_ms, &workspace, &name, force).await?;
             print_done(
                 output.json,
                 json!({"workspaceId": workspace, "name": name, "deleted": true}),
@@ -704,7 +784,7 @@ async fn access_key_command(
             force,
             output,
         } => {
-            admin::revoke_access_key(storage, &project, &access_key_id, force).await?;
+            admin::revoke_access_key(storage, now_ms, &project, &access_key_id, force).await?;
             print_done(
                 output.json,
                 json!({"projectId": project, "accessKeyId": access_key_id, "revoked": true}),

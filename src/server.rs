@@ -83,6 +83,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Where `GET /metrics` is served; `None`: nowhere.
     pub metrics_bind: Option<SocketAddr>,
+    /// How long the audit log keeps a change.
+    pub audit_retention: Duration,
 }
 
 /// A started server.
@@ -209,6 +211,12 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
             log.new(slog::o!("component" => "signing-keys")),
         )
     });
+    let audit_pruner = crate::domain::audit::spawn_pruner(
+        storage.clone(),
+        Arc::clone(&clock),
+        config.audit_retention,
+        log.new(slog::o!("component" => "audit")),
+    );
     let watcher = crate::domain::changes::spawn_watcher(
         storage.clone(),
         Arc::clone(&unkey),
@@ -257,10 +265,15 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     Ok(RunningServer {
         server,
         metrics_server,
-        background: [Some(background), Some(watcher), key_file_watcher]
-            .into_iter()
-            .flatten()
-            .collect(),
+        background: [
+            Some(background),
+            Some(watcher),
+            Some(audit_pruner),
+            key_file_watcher,
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         log,
         shutdown_timeout: limits.shutdown_timeout,
         drain: limits.drain,
@@ -280,7 +293,8 @@ fn start_metrics_server(
         "metrics".to_string(),
         render_metrics,
         http::Method::GET,
-        "text/plain",
+        // The request body's type; a GET has none.
+        "application/json",
         "/metrics",
         ApiEndpointVersions::All,
     ))

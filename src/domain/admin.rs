@@ -2,9 +2,10 @@
 //! database. Each returns the secrets it created; they are shown once and
 //! stored only as hashes.
 
+use crate::domain::audit::{self, Actor, Scope, Summary};
 use crate::domain::{ids::new_id, secrets};
 use crate::storage::{
-    AccessKeyRow, InsertAccessKey, NewAccessKey, NewRootKey, ProjectRow, Removal, RoleRow,
+    AccessKeyRow, InsertAccessKey, NewAccessKey, NewRole, NewRootKey, ProjectRow, Removal, RoleRow,
     RootKeyListRow, Storage, StorageError, WorkspaceRow,
 };
 use anyhow::{Context, bail};
@@ -61,8 +62,16 @@ pub async fn create_workspace(
         bail!("a workspace needs a name");
     }
     let workspace_id = new_id("ws", now_ms);
+    let record = audit::record(
+        Actor::CLI,
+        now_ms,
+        "workspace.create",
+        &workspace_id,
+        Scope::Workspace(&workspace_id),
+        Summary::new().set("name", name),
+    );
     storage
-        .create_workspace(&workspace_id, name, now_ms)
+        .create_workspace(&workspace_id, name, now_ms, &record)
         .await?;
     create_root_key(
         storage,
@@ -92,15 +101,24 @@ pub async fn create_root_key(
         None => secrets::new_unkey_key(Some(ROOT_KEY_PREFIX), ROOT_KEY_BYTES),
     };
     let root_key_id = new_id("key", now_ms);
+    let record = audit::record(
+        Actor::CLI,
+        now_ms,
+        "root_key.create",
+        &root_key_id,
+        Scope::Workspace(workspace_id),
+        Summary::new().set("permissions", &permissions),
+    );
+    let key = NewRootKey {
+        id: &root_key_id,
+        workspace_id,
+        hash: &secrets::hash(&root_key),
+        start: &secrets::key_start(&root_key),
+        permissions: &permissions,
+        created_at: now_ms,
+    };
     storage
-        .create_root_key(&NewRootKey {
-            id: &root_key_id,
-            workspace_id,
-            hash: &secrets::hash(&root_key),
-            start: &secrets::key_start(&root_key),
-            permissions: &permissions,
-            created_at: now_ms,
-        })
+        .create_root_key(&key, &record)
         .await
         .context("storing the root key (is this key already in use?)")?;
     Ok(IssuedRootKey {
@@ -111,16 +129,45 @@ pub async fn create_root_key(
     })
 }
 
-pub async fn disable_workspace(storage: &Storage, workspace_id: &str) -> anyhow::Result<()> {
-    if !storage.set_workspace_enabled(workspace_id, false).await? {
-        return Err(no_workspace(workspace_id));
-    }
-    Ok(())
+pub async fn disable_workspace(
+    storage: &Storage,
+    now_ms: i64,
+    workspace_id: &str,
+) -> anyhow::Result<()> {
+    set_workspace_enabled(storage, now_ms, workspace_id, false).await
 }
 
 /// Undoes [`disable_workspace`].
-pub async fn enable_workspace(storage: &Storage, workspace_id: &str) -> anyhow::Result<()> {
-    if !storage.set_workspace_enabled(workspace_id, true).await? {
+pub async fn enable_workspace(
+    storage: &Storage,
+    now_ms: i64,
+    workspace_id: &str,
+) -> anyhow::Result<()> {
+    set_workspace_enabled(storage, now_ms, workspace_id, true).await
+}
+
+async fn set_workspace_enabled(
+    storage: &Storage,
+    now_ms: i64,
+    workspace_id: &str,
+    enabled: bool,
+) -> anyhow::Result<()> {
+    let record = audit::record(
+        Actor::CLI,
+        now_ms,
+        if enabled {
+            "workspace.enable"
+        } else {
+            "workspace.disable"
+        },
+        workspace_id,
+        Scope::Workspace(workspace_id),
+        Summary::new().set("enabled", enabled),
+    );
+    if !storage
+        .set_workspace_enabled(workspace_id, enabled, &record)
+        .await?
+    {
         return Err(no_workspace(workspace_id));
     }
     Ok(())
@@ -143,7 +190,16 @@ pub async fn list_root_keys(
 /// Revokes a root key: every server on the database refuses it within the
 /// change log's poll.
 pub async fn revoke_root_key(storage: &Storage, now_ms: i64, id: &str) -> anyhow::Result<()> {
-    if !storage.revoke_root_key(id, now_ms).await? {
+    // Storage fills in the key's workspace.
+    let record = audit::record(
+        Actor::CLI,
+        now_ms,
+        "root_key.revoke",
+        id,
+        Scope::Global,
+        Summary::new(),
+    );
+    if !storage.revoke_root_key(id, now_ms, &record).await? {
         return Err(NotFound(format!("no live root key {id}")).into());
     }
     Ok(())
@@ -160,11 +216,23 @@ pub async fn list_roles(storage: &Storage, workspace_id: &str) -> anyhow::Result
 /// those keys lose the role's permissions.
 pub async fn delete_role(
     storage: &Storage,
+    now_ms: i64,
     workspace_id: &str,
     name: &str,
     force: bool,
 ) -> anyhow::Result<()> {
-    match storage.delete_role(workspace_id, name, force).await? {
+    let record = audit::record(
+        Actor::CLI,
+        now_ms,
+        "role.delete",
+        name,
+        Scope::Workspace(workspace_id),
+        Summary::new().set("force", force),
+    );
+    match storage
+        .delete_role(workspace_id, name, force, &record)
+        .await?
+    {
         Removal::Removed => Ok(()),
         Removal::NotFound => Err(NotFound(format!(
             "no role {name} in workspace {workspace_id}"
@@ -204,6 +272,7 @@ pub async fn list_access_keys(
 /// last key is kept unless `force`.
 pub async fn revoke_access_key(
     storage: &Storage,
+    now_ms: i64,
     project_id: &str,
     id: &str,
     force: bool,
@@ -211,7 +280,18 @@ pub async fn revoke_access_key(
     if !storage.project_exists(project_id).await? {
         return Err(no_project(project_id));
     }
-    match storage.revoke_access_key(project_id, id, force).await? {
+    let record = audit::record(
+        Actor::CLI,
+        now_ms,
+        "access_key.revoke",
+        id,
+        Scope::Project(project_id),
+        Summary::new().set("force", force),
+    );
+    match storage
+        .revoke_access_key(project_id, id, force, &record)
+        .await?
+    {
         Removal::Removed => Ok(()),
         Removal::NotFound => {
             Err(NotFound(format!("no access key {id} in project {project_id}")).into())
@@ -249,7 +329,8 @@ pub async fn create_access_key(
         secret_hash: &secrets::hash(&secret),
         created_at: now_ms,
     };
-    match storage.insert_access_key(&key, limit).await? {
+    let record = access_key_created(now_ms, &key);
+    match storage.insert_access_key(&key, limit, &record).await? {
         InsertAccessKey::Inserted => Ok(IssuedAccessKey {
             project_id: project_id.to_string(),
             access_key_id,
@@ -282,14 +363,27 @@ pub async fn create_role(
     }
     let role_id = new_id("role", now_ms);
     let permission_ids: Vec<String> = permissions.iter().map(|_| new_id("perm", now_ms)).collect();
+    let record = audit::record(
+        Actor::CLI,
+        now_ms,
+        "role.create",
+        &role_id,
+        Scope::Workspace(workspace_id),
+        Summary::new()
+            .set("name", name)
+            .set("permissions", permissions),
+    );
     storage
         .create_role(
-            workspace_id,
-            &role_id,
-            name,
-            permissions,
-            now_ms,
-            &permission_ids,
+            &NewRole {
+                workspace_id,
+                role_id: &role_id,
+                name,
+                permissions,
+                created_at: now_ms,
+                permission_ids: &permission_ids,
+            },
+            &record,
         )
         .await
         .map_err(|e| match e {
@@ -297,6 +391,18 @@ pub async fn create_role(
             other => anyhow::Error::from(other),
         })?;
     Ok(role_id)
+}
+
+/// The record of an access key the CLI created.
+fn access_key_created(now_ms: i64, key: &NewAccessKey<'_>) -> crate::storage::AuditRecord {
+    audit::record(
+        Actor::CLI,
+        now_ms,
+        "access_key.create",
+        key.id,
+        Scope::Project(key.project_id),
+        Summary::new().set("displayName", key.display_name),
+    )
 }
 
 /// An access key given as `<id>:<secret>`, split at the first colon: a
@@ -319,7 +425,17 @@ pub async fn create_project(
     access_key: Option<(String, String)>,
 ) -> anyhow::Result<IssuedAccessKey> {
     let project_id = uuid::Uuid::new_v4().to_string();
-    storage.create_project(&project_id, name, now_ms).await?;
+    let record = audit::record(
+        Actor::CLI,
+        now_ms,
+        "project.create",
+        &project_id,
+        Scope::Project(&project_id),
+        Summary::new().set("name", name),
+    );
+    storage
+        .create_project(&project_id, name, now_ms, &record)
+        .await?;
     let (access_key_id, secret) = access_key.unwrap_or_else(|| {
         (
             uuid::Uuid::new_v4().to_string(),
@@ -334,8 +450,9 @@ pub async fn create_project(
         created_at: now_ms,
     };
     // A new project has no keys, so no limit can stop its first one.
+    let record = access_key_created(now_ms, &key);
     let written = storage
-        .insert_access_key(&key, i64::MAX)
+        .insert_access_key(&key, i64::MAX, &record)
         .await
         .context("storing the access key (is this id already in use?)")?;
     if written != InsertAccessKey::Inserted {
@@ -415,8 +532,18 @@ pub async fn seed_benchmark(
         .await?
         .context("the bootstrap root key is not in this database: seed an empty one")?;
     let api_id = new_id("api", now_ms);
+    let scope = Scope::Workspace(&root.workspace_id);
+    let record = |action, target: &str| {
+        audit::record(Actor::CLI, now_ms, action, target, scope, Summary::new())
+    };
     storage
-        .create_api(&api_id, &root.workspace_id, "bench", now_ms)
+        .create_api(
+            &api_id,
+            &root.workspace_id,
+            "bench",
+            now_ms,
+            &record("api.create", &api_id),
+        )
         .await?;
 
     let special = |remaining: Option<i64>, ratelimit: Option<crate::storage::KeyRatelimit>| {
@@ -446,7 +573,9 @@ pub async fn seed_benchmark(
             ratelimit: *ratelimit,
             ..crate::storage::NewKey::plain(id, &root.workspace_id, &api_id, &hash, &start, now_ms)
         };
-        storage.insert_key(&new_key).await?;
+        storage
+            .insert_key(&new_key, &record("key.create", id))
+            .await?;
     }
 
     let plain: Vec<(String, String, [u8; 32], String)> = (0..count)
@@ -463,6 +592,7 @@ pub async fn seed_benchmark(
             crate::storage::NewKey::plain(id, &root.workspace_id, &api_id, hash, start, now_ms)
         })
         .collect();
+    // The bulk path for benchmarks writes no audit record per key.
     storage.insert_keys(&rows).await?;
     let lines: String = plain
         .iter()

@@ -2,6 +2,7 @@
 //! no HTTP here. Handlers call in; this calls storage.
 
 pub mod admin;
+pub mod audit;
 pub mod cache;
 pub mod changes;
 pub mod clock;

@@ -1,6 +1,6 @@
 //! Sinch access keys, per project.
 
-use super::Result;
+use super::{AuditRecord, Result};
 use async_trait::async_trait;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -60,6 +60,7 @@ pub trait AccessKeyStore {
         &self,
         key: &NewAccessKey<'_>,
         limit: i64,
+        audit: &AuditRecord,
     ) -> Result<InsertAccessKey>;
 
     /// A page of a project's keys in creation order, after `after`.
@@ -76,8 +77,14 @@ pub trait AccessKeyStore {
         id: &str,
         display_name: &str,
         now_ms: i64,
+        audit: &AuditRecord,
     ) -> Result<RenameAccessKey>;
 
     /// Returns false when the project has no such key.
-    async fn delete_access_key(&self, project_id: &str, id: &str) -> Result<bool>;
+    async fn delete_access_key(
+        &self,
+        project_id: &str,
+        id: &str,
+        audit: &AuditRecord,
+    ) -> Result<bool>;
 }

@@ -1,6 +1,6 @@
 //! Unkey apis: the keyspaces keys belong to.
 
-use super::Result;
+use super::{AuditRecord, Result};
 use async_trait::async_trait;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -12,8 +12,14 @@ pub struct ApiRow {
 
 #[async_trait]
 pub trait ApiStore {
-    async fn create_api(&self, id: &str, workspace_id: &str, name: &str, now_ms: i64)
-    -> Result<()>;
+    async fn create_api(
+        &self,
+        id: &str,
+        workspace_id: &str,
+        name: &str,
+        now_ms: i64,
+        audit: &AuditRecord,
+    ) -> Result<()>;
 
     /// A live api of the workspace.
     async fn find_api(&self, workspace_id: &str, api_id: &str) -> Result<Option<ApiRow>>;
@@ -25,5 +31,6 @@ pub trait ApiStore {
         workspace_id: &str,
         api_id: &str,
         now_ms: i64,
+        audit: &AuditRecord,
     ) -> Result<Option<Vec<Vec<u8>>>>;
 }

@@ -1,7 +1,7 @@
 //! Unkey keys: one row each, soft-deleted, with their roles and permissions,
 //! and the spends of their remaining uses.
 
-use super::Result;
+use super::{AuditRecord, Result};
 use async_trait::async_trait;
 
 /// A per-key rate limit's kind: `fast` may be decided by one node alone,
@@ -431,11 +431,13 @@ where
 
 #[async_trait]
 pub trait KeyStore {
-    /// Inserts a key, with its roles in the same transaction.
-    async fn insert_key(&self, key: &NewKey<'_>) -> Result<InsertKey>;
+    /// Inserts a key, with its roles and its audit record in the same
+    /// transaction.
+    async fn insert_key(&self, key: &NewKey<'_>, audit: &AuditRecord) -> Result<InsertKey>;
 
-    /// Inserts keys with their roles in one transaction, or none of them.
-    async fn import_keys(&self, keys: &[NewKey<'_>]) -> Result<ImportKeys>;
+    /// Inserts keys with their roles in one transaction, or none of them;
+    /// `audits` are recorded in it.
+    async fn import_keys(&self, keys: &[NewKey<'_>], audits: &[AuditRecord]) -> Result<ImportKeys>;
 
     /// Inserts many keys without roles in one transaction: the bulk path for
     /// seeding benchmarks.
@@ -454,10 +456,17 @@ pub trait KeyStore {
         key_id: &str,
         patch: &KeyPatch<'_>,
         now_ms: i64,
+        audit: &AuditRecord,
     ) -> Result<bool>;
 
     /// Soft-deletes a live key. Returns false when there is no such key.
-    async fn delete_key(&self, workspace_id: &str, key_id: &str, now_ms: i64) -> Result<bool>;
+    async fn delete_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        now_ms: i64,
+        audit: &AuditRecord,
+    ) -> Result<bool>;
 
     /// Spends one use of a key, refilling it first if a refill is due.
     /// Answered only once the spend is durable; concurrent spends never
@@ -482,6 +491,7 @@ pub trait KeyStore {
         workspace_id: &str,
         key_id: &str,
         change: RemainingChange,
+        audit: &AuditRecord,
     ) -> Result<Option<Option<i64>>>;
 
     /// A page of an api's live keys, ordered by id.

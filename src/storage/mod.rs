@@ -11,6 +11,7 @@
 mod access_keys;
 mod admin;
 mod apis;
+mod audit;
 mod changes;
 mod keys;
 mod limits;
@@ -26,9 +27,10 @@ pub use access_keys::{
     AccessKeyRow, AccessKeyStore, InsertAccessKey, NewAccessKey, RenameAccessKey,
 };
 pub use admin::{
-    AdminStore, NewRootKey, ProjectRow, Removal, RoleRow, RootKeyListRow, WorkspaceRow,
+    AdminStore, NewRole, NewRootKey, ProjectRow, Removal, RoleRow, RootKeyListRow, WorkspaceRow,
 };
 pub use apis::{ApiRow, ApiStore};
+pub use audit::{AuditQuery, AuditRecord, AuditRow, AuditStore};
 pub use changes::{Change, ChangeBatch, ChangeFeed, ChangeStore};
 pub use keys::{
     ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRatelimit, KeyRow, KeyStore, NewKey,
@@ -149,6 +151,7 @@ pub trait Backend:
     + VerificationStore
     + ChangeStore
     + SigningKeyStore
+    + AuditStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -3,7 +3,7 @@
 //! keeps them out of the database). One is current; keys retired by a
 //! rotation stay until the tokens they signed have expired.
 
-use super::Result;
+use super::{AuditRecord, Result};
 use async_trait::async_trait;
 
 /// A stored signing key. `private_key` is PKCS#8: it is a secret.
@@ -43,5 +43,6 @@ pub trait SigningKeyStore {
         next: &SigningKeyRow,
         now_ms: i64,
         drop_retired_before: i64,
+        audit: &AuditRecord,
     ) -> Result<()>;
 }

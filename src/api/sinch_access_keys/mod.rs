@@ -7,7 +7,7 @@ mod error;
 pub use error::Error;
 
 use crate::api::context::ServerState;
-use crate::api::{Body, PathParams, QueryParams, Reply, answer};
+use crate::api::{Body, PathParams, QueryParams, Reply, RequestId, answer};
 use crate::domain::sinch::{self as domain, Caller};
 use crate::generated::sinch_access_keys::{SinchAccessKeysApi, types};
 use crate::storage::AccessKeyRow;
@@ -82,7 +82,12 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
             let (key, secret) = rqctx
                 .context()
                 .sinch
-                .create_access_key(&caller, &path.project_id, body.display_name.as_deref())
+                .create_access_key(
+                    &caller,
+                    &path.project_id,
+                    body.display_name.as_deref(),
+                    RequestId::of(&rqctx).as_str(),
+                )
                 .await?;
             Ok(types::CreateAccessKeyResponse {
                 access_key: Some(access_key(key)),
@@ -126,6 +131,7 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
                     &path.project_id,
                     &path.access_key_id,
                     body.display_name.as_deref(),
+                    RequestId::of(&rqctx).as_str(),
                 )
                 .await?;
             Ok(access_key(key))
@@ -143,7 +149,12 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
             rqctx
                 .context()
                 .sinch
-                .delete_access_key(&caller, &path.project_id, &path.access_key_id)
+                .delete_access_key(
+                    &caller,
+                    &path.project_id,
+                    &path.access_key_id,
+                    RequestId::of(&rqctx).as_str(),
+                )
                 .await?;
             Ok(types::AccessKeyServiceDeleteAccessKeyResponse(
                 Default::default(),

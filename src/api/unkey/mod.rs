@@ -74,7 +74,7 @@ impl UnkeyApi for UnkeyService {
             rqctx
                 .context()
                 .unkey
-                .delete_key(&root, &body.key_id)
+                .delete_key(&root, &body.key_id, RequestId::of(&rqctx).as_str())
                 .await?;
             Ok(types::KeysDeleteKeyResponse(Default::default()))
         })
@@ -89,7 +89,11 @@ impl UnkeyApi for UnkeyService {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
             let request = views::create_key(body);
-            let created = rqctx.context().unkey.create_key(&root, request).await?;
+            let created = rqctx
+                .context()
+                .unkey
+                .create_key(&root, request, RequestId::of(&rqctx).as_str())
+                .await?;
             Ok(types::KeysCreateKeyResponse {
                 key_id: created.key_id,
                 key: created.key,
@@ -127,7 +131,11 @@ impl UnkeyApi for UnkeyService {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
             let items = body.0.into_iter().map(views::import_key).collect();
-            let key_ids = rqctx.context().unkey.import_keys(&root, items).await?;
+            let key_ids = rqctx
+                .context()
+                .unkey
+                .import_keys(&root, items, RequestId::of(&rqctx).as_str())
+                .await?;
             Ok(types::MigrationsCreateKeysResponse { key_ids })
         })
         .await
@@ -143,7 +151,7 @@ impl UnkeyApi for UnkeyService {
             rqctx
                 .context()
                 .unkey
-                .update_key(&root, &key_id, update)
+                .update_key(&root, &key_id, update, RequestId::of(&rqctx).as_str())
                 .await?;
             Ok(types::KeysUpdateKeyResponse(Default::default()))
         })
@@ -165,7 +173,13 @@ impl UnkeyApi for UnkeyService {
             let remaining = rqctx
                 .context()
                 .unkey
-                .update_remaining(&root, &body.key_id, op, body.value)
+                .update_remaining(
+                    &root,
+                    &body.key_id,
+                    op,
+                    body.value,
+                    RequestId::of(&rqctx).as_str(),
+                )
                 .await?;
             Ok(types::KeysUpdateRemainingResponse { remaining })
         })
@@ -230,7 +244,11 @@ impl UnkeyApi for UnkeyService {
         answer(&rqctx, async {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
-            let api_id = rqctx.context().unkey.create_api(&root, &body.name).await?;
+            let api_id = rqctx
+                .context()
+                .unkey
+                .create_api(&root, &body.name, RequestId::of(&rqctx).as_str())
+                .await?;
             Ok(types::ApisCreateApiResponse { api_id })
         })
         .await
@@ -273,7 +291,7 @@ impl UnkeyApi for UnkeyService {
             rqctx
                 .context()
                 .unkey
-                .delete_api(&root, &body.api_id)
+                .delete_api(&root, &body.api_id, RequestId::of(&rqctx).as_str())
                 .await?;
             Ok(types::ApisDeleteApiResponse(Default::default()))
         })
@@ -317,7 +335,7 @@ impl UnkeyApi for UnkeyService {
             let created = rqctx
                 .context()
                 .unkey
-                .create_key_legacy(&root, request)
+                .create_key_legacy(&root, request, RequestId::of(&rqctx).as_str())
                 .await?;
             Ok(types::PostKeysResponse {
                 key_id: created.key_id,

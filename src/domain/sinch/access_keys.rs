@@ -2,6 +2,7 @@
 //! operation first checks that the caller's credentials are for the project.
 
 use super::{Caller, Error, Result, Sinch};
+use crate::domain::audit::{self, Scope, Summary};
 use crate::domain::secrets;
 use crate::storage::{AccessKeyRow, InsertAccessKey, NewAccessKey, RenameAccessKey};
 use base64::Engine;
@@ -101,6 +102,7 @@ impl Sinch {
         caller: &Caller,
         project_id: &str,
         display_name: Option<&str>,
+        request_id: &str,
     ) -> Result<(AccessKeyRow, String)> {
         caller.require_project(project_id)?;
         let display_name = checked_display_name(display_name)?;
@@ -123,7 +125,15 @@ impl Sinch {
             created_at: row.created_at,
         };
         let limit = self.settings.max_access_keys_per_project;
-        match self.storage.insert_access_key(&key, limit).await? {
+        let record = audit::record(
+            caller.acting(request_id),
+            now,
+            "access_key.create",
+            &row.id,
+            Scope::Project(project_id),
+            Summary::new().set("displayName", display_name),
+        );
+        match self.storage.insert_access_key(&key, limit, &record).await? {
             InsertAccessKey::Inserted => Ok((row, secret)),
             InsertAccessKey::NameTaken => Err(name_taken(display_name)),
             InsertAccessKey::LimitReached => Err(Error::FailedPrecondition(format!(
@@ -148,12 +158,22 @@ impl Sinch {
         project_id: &str,
         access_key_id: &str,
         display_name: Option<&str>,
+        request_id: &str,
     ) -> Result<AccessKeyRow> {
         caller.require_project(project_id)?;
         let display_name = checked_display_name(display_name)?;
+        let now = self.now();
+        let record = audit::record(
+            caller.acting(request_id),
+            now,
+            "access_key.update",
+            access_key_id,
+            Scope::Project(project_id),
+            Summary::new().set("displayName", display_name),
+        );
         let renamed = self
             .storage
-            .rename_access_key(project_id, access_key_id, display_name, self.now())
+            .rename_access_key(project_id, access_key_id, display_name, now, &record)
             .await?;
         self.keys.invalidate([access_key_id.to_string()]);
         match renamed {
@@ -170,11 +190,20 @@ impl Sinch {
         caller: &Caller,
         project_id: &str,
         access_key_id: &str,
+        request_id: &str,
     ) -> Result<()> {
         caller.require_project(project_id)?;
+        let record = audit::record(
+            caller.acting(request_id),
+            self.now(),
+            "access_key.delete",
+            access_key_id,
+            Scope::Project(project_id),
+            Summary::new(),
+        );
         let deleted = self
             .storage
-            .delete_access_key(project_id, access_key_id)
+            .delete_access_key(project_id, access_key_id, &record)
             .await?;
         // Its tokens are checked against this cache: they stop here.
         self.keys.invalidate([access_key_id.to_string()]);

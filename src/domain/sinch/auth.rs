@@ -6,6 +6,7 @@ use super::signing::CLOCK_SKEW_SECS;
 use super::tokens::{Claims, TokenRequest};
 use super::{Error, Result, Sinch};
 use crate::domain::Credential;
+use crate::domain::audit::Actor;
 use crate::domain::secrets;
 use jsonwebtoken::{Algorithm, Validation};
 use std::sync::Arc;
@@ -18,6 +19,14 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// This access key as the actor of changes made in request `request_id`.
+    pub fn acting<'a>(&'a self, request_id: &'a str) -> Actor<'a> {
+        Actor {
+            id: &self.access_key_id,
+            request_id: Some(request_id),
+        }
+    }
+
     /// Credentials work only on their own project's paths, whether or not
     /// the other project exists.
     pub fn require_project(&self, project_id: &str) -> Result<()> {

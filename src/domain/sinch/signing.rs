@@ -9,6 +9,7 @@
 //! The private keys live in the database, or in the file that
 //! `--token-signing-key-file` names ([`KeySource`]).
 
+use crate::domain::audit::{self, Actor, Scope, Summary};
 use crate::domain::ids::new_id;
 use crate::private_file::{PrivateFile, open_private};
 use crate::storage::{SigningKeyRow, Storage};
@@ -206,8 +207,16 @@ impl KeySource {
         match self {
             KeySource::Database(storage) => {
                 self.load(now_ms).await?;
+                let record = audit::record(
+                    Actor::CLI,
+                    now_ms,
+                    "signing_key.rotate",
+                    &next.kid,
+                    Scope::Global,
+                    Summary::new(),
+                );
                 storage
-                    .rotate_signing_key(&next, now_ms, drop_before)
+                    .rotate_signing_key(&next, now_ms, drop_before, &record)
                     .await?;
             }
             KeySource::File(path) => {

@@ -3,19 +3,28 @@
 use super::key_cache::hash_key;
 use super::permissions::Query;
 use super::{Error, Result, RootKey, Unkey};
+use crate::domain::audit::{self, Scope, Summary};
 use crate::domain::ids::new_id;
 use crate::storage::ApiRow;
 
 impl Unkey {
-    pub async fn create_api(&self, root: &RootKey, name: &str) -> Result<String> {
+    pub async fn create_api(&self, root: &RootKey, name: &str, request_id: &str) -> Result<String> {
         root.require(&Query::any_of(["*", "api.*.create_api"]))?;
         if name.chars().count() < 3 {
             return Err(Error::Invalid("name: must be at least 3 characters".into()));
         }
         let now = self.now();
         let api_id = new_id("api", now);
+        let record = audit::record(
+            root.acting(request_id),
+            now,
+            "api.create",
+            &api_id,
+            Scope::Workspace(&root.workspace_id),
+            Summary::new().set("name", name),
+        );
         self.storage
-            .create_api(&api_id, &root.workspace_id, name, now)
+            .create_api(&api_id, &root.workspace_id, name, now, &record)
             .await?;
         Ok(api_id)
     }
@@ -30,15 +39,24 @@ impl Unkey {
     }
 
     /// Soft-deletes the api and its keys; none of them verifies again.
-    pub async fn delete_api(&self, root: &RootKey, api_id: &str) -> Result<()> {
+    pub async fn delete_api(&self, root: &RootKey, api_id: &str, request_id: &str) -> Result<()> {
         root.require(&Query::any_of([
             "*".to_string(),
             "api.*.delete_api".into(),
             format!("api.{api_id}.delete_api"),
         ]))?;
+        let now = self.now();
+        let record = audit::record(
+            root.acting(request_id),
+            now,
+            "api.delete",
+            api_id,
+            Scope::Workspace(&root.workspace_id),
+            Summary::new(),
+        );
         let hashes = self
             .storage
-            .delete_api(&root.workspace_id, api_id, self.now())
+            .delete_api(&root.workspace_id, api_id, now, &record)
             .await?
             .ok_or_else(|| api_not_found(api_id))?;
         self.cache

@@ -3,6 +3,7 @@
 use super::permissions::Query;
 use super::{Error, Result, Unkey};
 use crate::domain::Credential;
+use crate::domain::audit::Actor;
 use crate::domain::secrets;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -34,6 +35,14 @@ impl RootKey {
 
     pub fn has(&self, permission: &str) -> bool {
         self.permissions.contains(permission)
+    }
+
+    /// This key as the actor of changes made in request `request_id`.
+    pub fn acting<'a>(&'a self, request_id: &'a str) -> Actor<'a> {
+        Actor {
+            id: &self.id,
+            request_id: Some(request_id),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use super::key_cache::hash_key;
 use super::permissions::Query;
 use super::{Error, Result, RootKey, Unkey};
+use crate::domain::audit::{self, Scope, Summary};
 use crate::domain::{ids::new_id, secrets};
 use crate::storage::{
     DailyCounts, ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRow, NewKey, RemainingChange,
@@ -133,14 +134,82 @@ fn key_not_found(key_id: &str) -> Error {
     Error::NotFound(format!("key {key_id} not found"))
 }
 
+/// A refill as the audit log shows it.
+fn refill_json(refill: Option<Refill>) -> serde_json::Value {
+    refill.map_or(
+        serde_json::Value::Null,
+        |r| serde_json::json!({"interval": r.interval.as_str(), "amount": r.amount}),
+    )
+}
+
+/// A rate limit as the audit log shows it.
+fn ratelimit_json(ratelimit: Option<KeyRatelimit>) -> serde_json::Value {
+    ratelimit.map_or(serde_json::Value::Null, |r| {
+        serde_json::json!({
+            "type": r.kind.as_str(),
+            "limit": r.limit,
+            "refillRate": r.refill_rate,
+            "refillInterval": r.refill_interval,
+        })
+    })
+}
+
+impl CreateKey {
+    /// The settings a new key got, for its audit record.
+    fn summary(&self) -> Summary {
+        Summary::new()
+            .set("apiId", &self.api_id)
+            .set_some("prefix", self.prefix.as_ref())
+            .set_some("name", self.name.as_ref())
+            .set_some("ownerId", self.owner_id.as_ref())
+            .set_some(
+                "meta",
+                self.meta.as_ref().map(|m| m.keys().collect::<Vec<_>>()),
+            )
+            .set_some("expires", self.expires)
+            .set_some("remaining", self.remaining)
+            .set_some("refill", self.refill.map(|r| refill_json(Some(r))))
+            .set_some("ratelimit", self.ratelimit.map(|r| ratelimit_json(Some(r))))
+            .set_some("roles", (!self.roles.is_empty()).then_some(&self.roles))
+            .set("enabled", self.enabled)
+            .set_some("environment", self.environment.as_ref())
+    }
+}
+
+impl UpdateKey {
+    /// The fields an update changed (a cleared one as null), for its audit
+    /// record.
+    fn summary(&self) -> Summary {
+        Summary::new()
+            .set_some("name", self.name.as_ref())
+            .set_some("ownerId", self.owner_id.as_ref())
+            .set_some(
+                "meta",
+                self.meta
+                    .as_ref()
+                    .map(|m| m.as_ref().map(|m| m.keys().collect::<Vec<_>>())),
+            )
+            .set_some("expires", self.expires)
+            .set_some("remaining", self.remaining)
+            .set_some("refill", self.refill.map(refill_json))
+            .set_some("ratelimit", self.ratelimit.map(ratelimit_json))
+            .set_some("enabled", self.enabled)
+    }
+}
+
 fn meta_json(meta: &serde_json::Map<String, serde_json::Value>) -> String {
     serde_json::Value::Object(meta.clone()).to_string()
 }
 
 impl Unkey {
-    pub async fn create_key(&self, root: &RootKey, request: CreateKey) -> Result<CreatedKey> {
+    pub async fn create_key(
+        &self,
+        root: &RootKey,
+        request: CreateKey,
+        request_id: &str,
+    ) -> Result<CreatedKey> {
         root.require(&api_permission("create_key", &request.api_id))?;
-        self.create_key_without_permission_check(root, request)
+        self.create_key_without_permission_check(root, request, request_id)
             .await
     }
 
@@ -149,8 +218,9 @@ impl Unkey {
         &self,
         root: &RootKey,
         request: CreateKey,
+        request_id: &str,
     ) -> Result<CreatedKey> {
-        self.create_key_without_permission_check(root, request)
+        self.create_key_without_permission_check(root, request, request_id)
             .await
     }
 
@@ -158,6 +228,7 @@ impl Unkey {
         &self,
         root: &RootKey,
         request: CreateKey,
+        request_id: &str,
     ) -> Result<CreatedKey> {
         if !(MIN_BYTE_LENGTH..=MAX_BYTE_LENGTH).contains(&request.byte_length) {
             return Err(Error::Invalid(format!(
@@ -173,15 +244,26 @@ impl Unkey {
         let key_id = new_id("key", now);
         let byte_length = u8::try_from(request.byte_length).unwrap_or(u8::MAX);
         let key = secrets::new_unkey_key(request.prefix.as_deref(), byte_length);
+        let record = audit::record(
+            root.acting(request_id),
+            now,
+            "key.create",
+            &key_id,
+            Scope::Workspace(&root.workspace_id),
+            request.summary().set("byteLength", request.byte_length),
+        );
         let inserted = self
             .storage
-            .insert_key(&request.new_key(
-                &key_id,
-                &root.workspace_id,
-                &secrets::hash(&key),
-                &secrets::key_start(&key),
-                now,
-            ))
+            .insert_key(
+                &request.new_key(
+                    &key_id,
+                    &root.workspace_id,
+                    &secrets::hash(&key),
+                    &secrets::key_start(&key),
+                    now,
+                ),
+                &record,
+            )
             .await?;
         match inserted {
             InsertKey::Inserted => Ok(CreatedKey { key_id, key }),
@@ -194,7 +276,12 @@ impl Unkey {
 
     /// Imports keys made elsewhere, all or none, in one transaction. Answers
     /// their ids in item order.
-    pub async fn import_keys(&self, root: &RootKey, items: Vec<ImportKey>) -> Result<Vec<String>> {
+    pub async fn import_keys(
+        &self,
+        root: &RootKey,
+        items: Vec<ImportKey>,
+        request_id: &str,
+    ) -> Result<Vec<String>> {
         if items.len() > MAX_IMPORT_BATCH {
             return Err(Error::Invalid(format!(
                 "at most {MAX_IMPORT_BATCH} keys per call, got {}",
@@ -237,7 +324,21 @@ impl Unkey {
                 item.key.new_key(id, workspace_id, hash, &item.start, now)
             })
             .collect();
-        let imported = match self.storage.import_keys(&keys).await {
+        let records: Vec<_> = items
+            .iter()
+            .zip(&ids)
+            .map(|(item, id)| {
+                audit::record(
+                    root.acting(request_id),
+                    now,
+                    "key.migrate",
+                    id,
+                    Scope::Workspace(&root.workspace_id),
+                    item.key.summary(),
+                )
+            })
+            .collect();
+        let imported = match self.storage.import_keys(&keys, &records).await {
             // Another writer inserted one of these hashes after the check.
             Err(e) if e.is_unique_violation() => {
                 return Err(Error::Conflict(
@@ -272,12 +373,21 @@ impl Unkey {
         Ok(key)
     }
 
-    pub async fn delete_key(&self, root: &RootKey, key_id: &str) -> Result<()> {
+    pub async fn delete_key(&self, root: &RootKey, key_id: &str, request_id: &str) -> Result<()> {
         let key = self.find_key(root, key_id).await?;
         root.require(&api_permission("delete_key", &key.api_id))?;
+        let now = self.now();
+        let record = audit::record(
+            root.acting(request_id),
+            now,
+            "key.delete",
+            key_id,
+            Scope::Workspace(&root.workspace_id),
+            Summary::new().set("apiId", &key.api_id),
+        );
         if !self
             .storage
-            .delete_key(&root.workspace_id, key_id, self.now())
+            .delete_key(&root.workspace_id, key_id, now, &record)
             .await?
         {
             return Err(key_not_found(key_id));
@@ -286,7 +396,13 @@ impl Unkey {
         Ok(())
     }
 
-    pub async fn update_key(&self, root: &RootKey, key_id: &str, update: UpdateKey) -> Result<()> {
+    pub async fn update_key(
+        &self,
+        root: &RootKey,
+        key_id: &str,
+        update: UpdateKey,
+        request_id: &str,
+    ) -> Result<()> {
         let key = self.find_key(root, key_id).await?;
         root.require(&api_permission("update_key", &key.api_id))?;
         let remaining_after = update.remaining.unwrap_or(key.remaining);
@@ -310,9 +426,18 @@ impl Unkey {
             ratelimit: update.ratelimit,
             enabled: update.enabled,
         };
+        let now = self.now();
+        let record = audit::record(
+            root.acting(request_id),
+            now,
+            "key.update",
+            key_id,
+            Scope::Workspace(&root.workspace_id),
+            update.summary(),
+        );
         if !self
             .storage
-            .update_key(&root.workspace_id, key_id, &patch, self.now())
+            .update_key(&root.workspace_id, key_id, &patch, now, &record)
             .await?
         {
             return Err(key_not_found(key_id));
@@ -328,6 +453,7 @@ impl Unkey {
         key_id: &str,
         op: RemainingOp,
         value: Option<i64>,
+        request_id: &str,
     ) -> Result<Option<i64>> {
         let key = self.find_key(root, key_id).await?;
         root.require(&api_permission("update_key", &key.api_id))?;
@@ -348,9 +474,17 @@ impl Unkey {
             (RemainingOp::Increment, Some(value)) => RemainingChange::Add(value),
             (RemainingOp::Decrement, Some(value)) => RemainingChange::Add(value.saturating_neg()),
         };
+        let record = audit::record(
+            root.acting(request_id),
+            self.now(),
+            "key.update_remaining",
+            key_id,
+            Scope::Workspace(&root.workspace_id),
+            Summary::new().set("op", op.verb()).set("value", value),
+        );
         let remaining = self
             .storage
-            .change_remaining(&root.workspace_id, key_id, change)
+            .change_remaining(&root.workspace_id, key_id, change, &record)
             .await?
             .ok_or_else(|| key_not_found(key_id))?;
         self.cache.invalidate(hash_key(&key.hash));

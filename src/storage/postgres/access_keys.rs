@@ -1,9 +1,10 @@
 //! Sinch access keys in PostgreSQL.
 
-use super::PgStorage;
+use super::{PgStorage, audit};
 use crate::storage::access_keys::name_taken_or;
 use crate::storage::{
-    AccessKeyRow, AccessKeyStore, InsertAccessKey, NewAccessKey, RenameAccessKey, Result,
+    AccessKeyRow, AccessKeyStore, AuditRecord, InsertAccessKey, NewAccessKey, RenameAccessKey,
+    Result,
 };
 use async_trait::async_trait;
 
@@ -39,6 +40,7 @@ impl AccessKeyStore for PgStorage {
         &self,
         key: &NewAccessKey<'_>,
         limit: i64,
+        audit: &AuditRecord,
     ) -> Result<InsertAccessKey> {
         let mut tx = self.pool.begin().await?;
         lock_project(&mut tx, key.project_id).await?;
@@ -64,6 +66,7 @@ impl AccessKeyStore for PgStorage {
         if let Err(e) = inserted {
             return name_taken_or(e, InsertAccessKey::NameTaken);
         }
+        audit::record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(InsertAccessKey::Inserted)
     }
@@ -94,7 +97,9 @@ impl AccessKeyStore for PgStorage {
         id: &str,
         display_name: &str,
         now_ms: i64,
+        audit: &AuditRecord,
     ) -> Result<RenameAccessKey> {
+        let mut tx = self.pool.begin().await?;
         let renamed = sqlx::query(
             "UPDATE access_keys SET display_name = $1, updated_at = $2 WHERE id = $3 AND project_id = $4",
         )
@@ -102,21 +107,36 @@ impl AccessKeyStore for PgStorage {
         .bind(now_ms)
         .bind(id)
         .bind(project_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match renamed {
-            Ok(done) if done.rows_affected() == 1 => Ok(RenameAccessKey::Renamed),
+            Ok(done) if done.rows_affected() == 1 => {
+                audit::record(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(RenameAccessKey::Renamed)
+            }
             Ok(_) => Ok(RenameAccessKey::NotFound),
             Err(e) => name_taken_or(e, RenameAccessKey::NameTaken),
         }
     }
 
-    async fn delete_access_key(&self, project_id: &str, id: &str) -> Result<bool> {
+    async fn delete_access_key(
+        &self,
+        project_id: &str,
+        id: &str,
+        audit: &AuditRecord,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let deleted = sqlx::query("DELETE FROM access_keys WHERE id = $1 AND project_id = $2")
             .bind(id)
             .bind(project_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(deleted.rows_affected() == 1)
+        if deleted.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -1,11 +1,11 @@
 //! Operator-side state in PostgreSQL: workspaces, root keys, roles,
 //! projects.
 
-use super::PgStorage;
+use super::{PgStorage, audit};
 use crate::storage::keys::names;
 use crate::storage::{
-    AdminStore, NewRootKey, ProjectRow, Removal, Result, RoleRow, RootKeyListRow, StorageError,
-    WorkspaceRow,
+    AdminStore, AuditRecord, NewRole, NewRootKey, ProjectRow, Removal, Result, RoleRow,
+    RootKeyListRow, StorageError, WorkspaceRow,
 };
 use async_trait::async_trait;
 
@@ -25,23 +25,43 @@ impl AdminStore for PgStorage {
         Ok(empty)
     }
 
-    async fn create_workspace(&self, id: &str, name: &str, created_at: i64) -> Result<()> {
+    async fn create_workspace(
+        &self,
+        id: &str,
+        name: &str,
+        created_at: i64,
+        audit: &AuditRecord,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(name)
             .bind(created_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn set_workspace_enabled(&self, id: &str, enabled: bool) -> Result<bool> {
+    async fn set_workspace_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        audit: &AuditRecord,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query("UPDATE workspaces SET enabled = $1 WHERE id = $2")
             .bind(enabled)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(result.rows_affected() == 1)
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn workspace_exists(&self, id: &str) -> Result<bool> {
@@ -66,7 +86,7 @@ impl AdminStore for PgStorage {
         .await?)
     }
 
-    async fn create_root_key(&self, key: &NewRootKey<'_>) -> Result<()> {
+    async fn create_root_key(&self, key: &NewRootKey<'_>, audit: &AuditRecord) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO root_keys (id, workspace_id, hash, start, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -86,6 +106,7 @@ impl AdminStore for PgStorage {
         .bind(key.permissions)
         .execute(&mut *tx)
         .await?;
+        audit::record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -117,15 +138,28 @@ impl AdminStore for PgStorage {
             .collect())
     }
 
-    async fn revoke_root_key(&self, id: &str, now_ms: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE root_keys SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
+    /// Revokes a live root key. Returns false when there is no such key.
+    /// The audit record gets the key's workspace.
+    async fn revoke_root_key(&self, id: &str, now_ms: i64, audit: &AuditRecord) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let revoked: Option<(String,)> = sqlx::query_as(
+            "UPDATE root_keys SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL
+             RETURNING workspace_id",
         )
         .bind(now_ms)
         .bind(id)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let Some((workspace_id,)) = revoked else {
+            return Ok(false);
+        };
+        let audit = AuditRecord {
+            workspace_id: Some(workspace_id),
+            ..audit.clone()
+        };
+        audit::record(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn record_root_key_use(&self, uses: &[(String, i64)]) -> Result<()> {
@@ -144,15 +178,15 @@ impl AdminStore for PgStorage {
         Ok(())
     }
 
-    async fn create_role(
-        &self,
-        workspace_id: &str,
-        role_id: &str,
-        name: &str,
-        permissions: &[String],
-        created_at: i64,
-        permission_ids: &[String],
-    ) -> Result<()> {
+    async fn create_role(&self, role: &NewRole<'_>, audit: &AuditRecord) -> Result<()> {
+        let NewRole {
+            workspace_id,
+            role_id,
+            name,
+            permissions,
+            created_at,
+            permission_ids,
+        } = *role;
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO roles (id, workspace_id, name, created_at) VALUES ($1, $2, $3, $4)",
@@ -192,6 +226,7 @@ impl AdminStore for PgStorage {
         .bind(permissions)
         .execute(&mut *tx)
         .await?;
+        audit::record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -220,7 +255,13 @@ impl AdminStore for PgStorage {
             .collect())
     }
 
-    async fn delete_role(&self, workspace_id: &str, name: &str, force: bool) -> Result<Removal> {
+    async fn delete_role(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        force: bool,
+        audit: &AuditRecord,
+    ) -> Result<Removal> {
         let mut tx = self.pool.begin().await?;
         let found: Option<(String,)> =
             sqlx::query_as("SELECT id FROM roles WHERE workspace_id = $1 AND name = $2 FOR UPDATE")
@@ -245,17 +286,27 @@ impl AdminStore for PgStorage {
             .bind(&role_id)
             .execute(&mut *tx)
             .await?;
+        audit::record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Removal::Removed)
     }
 
-    async fn create_project(&self, id: &str, name: &str, created_at: i64) -> Result<()> {
+    async fn create_project(
+        &self,
+        id: &str,
+        name: &str,
+        created_at: i64,
+        audit: &AuditRecord,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO projects (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(name)
             .bind(created_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -278,7 +329,13 @@ impl AdminStore for PgStorage {
         .await?)
     }
 
-    async fn revoke_access_key(&self, project_id: &str, id: &str, force: bool) -> Result<Removal> {
+    async fn revoke_access_key(
+        &self,
+        project_id: &str,
+        id: &str,
+        force: bool,
+        audit: &AuditRecord,
+    ) -> Result<Removal> {
         let mut tx = self.pool.begin().await?;
         // The project's lock orders this against creates and other revokes.
         if !super::access_keys::lock_project(&mut tx, project_id).await? {
@@ -303,6 +360,7 @@ impl AdminStore for PgStorage {
             .bind(project_id)
             .execute(&mut *tx)
             .await?;
+        audit::record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Removal::Removed)
     }

@@ -1,7 +1,7 @@
 //! Unkey apis in PostgreSQL.
 
-use super::PgStorage;
-use crate::storage::{ApiRow, ApiStore, Result};
+use super::{PgStorage, audit};
+use crate::storage::{ApiRow, ApiStore, AuditRecord, Result};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -12,7 +12,9 @@ impl ApiStore for PgStorage {
         workspace_id: &str,
         name: &str,
         now_ms: i64,
+        audit: &AuditRecord,
     ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO apis (id, workspace_id, name, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -20,8 +22,10 @@ impl ApiStore for PgStorage {
         .bind(workspace_id)
         .bind(name)
         .bind(now_ms)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -41,6 +45,7 @@ impl ApiStore for PgStorage {
         workspace_id: &str,
         api_id: &str,
         now_ms: i64,
+        audit: &AuditRecord,
     ) -> Result<Option<Vec<Vec<u8>>>> {
         let mut tx = self.pool.begin().await?;
         let deleted = sqlx::query(
@@ -61,6 +66,7 @@ impl ApiStore for PgStorage {
         .bind(api_id)
         .fetch_all(&mut *tx)
         .await?;
+        audit::record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Some(hashes.into_iter().map(|(h,)| h).collect()))
     }

@@ -1,10 +1,10 @@
 //! Unkey keys in PostgreSQL.
 
-use super::{PgStorage, refill_due};
+use super::{PgStorage, audit, refill_due};
 use crate::storage::keys::{StoredKey, names, ratelimit_of};
 use crate::storage::{
-    ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey, RefillBoundaries,
-    RemainingChange, Result, Spend, VerifiableKeyRow,
+    AuditRecord, ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey,
+    RefillBoundaries, RemainingChange, Result, Spend, VerifiableKeyRow,
 };
 use async_trait::async_trait;
 use sqlx::{Postgres, QueryBuilder};
@@ -26,21 +26,17 @@ macro_rules! key_columns {
 
 #[async_trait]
 impl KeyStore for PgStorage {
-    async fn insert_key(&self, key: &NewKey<'_>) -> Result<InsertKey> {
-        if key.roles.is_empty() {
-            // One statement commits on its own: no BEGIN and COMMIT round trips.
-            insert_key_row(&self.pool, key).await?;
-            return Ok(InsertKey::Inserted);
-        }
+    async fn insert_key(&self, key: &NewKey<'_>, audit: &AuditRecord) -> Result<InsertKey> {
         let mut tx = self.pool.begin().await?;
         let inserted = insert_key_with_roles(&mut tx, key).await?;
         if inserted == InsertKey::Inserted {
+            audit::record(&mut tx, audit).await?;
             tx.commit().await?;
         }
         Ok(inserted)
     }
 
-    async fn import_keys(&self, keys: &[NewKey<'_>]) -> Result<ImportKeys> {
+    async fn import_keys(&self, keys: &[NewKey<'_>], audits: &[AuditRecord]) -> Result<ImportKeys> {
         let mut tx = self.pool.begin().await?;
         for (index, key) in keys.iter().enumerate() {
             let (exists,): (bool,) =
@@ -54,6 +50,9 @@ impl KeyStore for PgStorage {
             if let InsertKey::MissingRoles(roles) = insert_key_with_roles(&mut tx, key).await? {
                 return Ok(ImportKeys::MissingRoles { index, roles });
             }
+        }
+        for record in audits {
+            audit::record(&mut tx, record).await?;
         }
         tx.commit().await?;
         Ok(ImportKeys::Inserted)
@@ -150,23 +149,42 @@ impl KeyStore for PgStorage {
         key_id: &str,
         patch: &KeyPatch<'_>,
         now_ms: i64,
+        audit: &AuditRecord,
     ) -> Result<bool> {
         let mut update: QueryBuilder<Postgres> =
             crate::storage::keys::patch_query(workspace_id, key_id, patch, now_ms);
-        let result = update.build().execute(&self.pool).await?;
-        Ok(result.rows_affected() == 1)
+        let mut tx = self.pool.begin().await?;
+        let result = update.build().execute(&mut *tx).await?;
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    async fn delete_key(&self, workspace_id: &str, key_id: &str, now_ms: i64) -> Result<bool> {
+    async fn delete_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        now_ms: i64,
+        audit: &AuditRecord,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE keys SET deleted_at = $1 WHERE id = $2 AND workspace_id = $3 AND deleted_at IS NULL",
         )
         .bind(now_ms)
         .bind(key_id)
         .bind(workspace_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(result.rows_affected() == 1)
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn spend_key(
@@ -204,7 +222,9 @@ impl KeyStore for PgStorage {
         workspace_id: &str,
         key_id: &str,
         change: RemainingChange,
+        audit: &AuditRecord,
     ) -> Result<Option<Option<i64>>> {
+        let mut tx = self.pool.begin().await?;
         let row: Option<(Option<i64>,)> = match change {
             RemainingChange::Add(delta) => {
                 sqlx::query_as(
@@ -215,7 +235,7 @@ impl KeyStore for PgStorage {
                 .bind(delta)
                 .bind(key_id)
                 .bind(workspace_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?
             }
             RemainingChange::Set(value) => {
@@ -229,11 +249,16 @@ impl KeyStore for PgStorage {
                 .bind(value)
                 .bind(key_id)
                 .bind(workspace_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?
             }
         };
-        Ok(row.map(|(remaining,)| remaining))
+        let Some((remaining,)) = row else {
+            return Ok(None);
+        };
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(Some(remaining))
     }
 
     async fn list_keys(&self, api_id: &str, page: &KeyPage<'_>) -> Result<Vec<KeyRow>> {

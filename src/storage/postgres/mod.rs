@@ -7,6 +7,7 @@
 mod access_keys;
 mod admin;
 mod apis;
+mod audit;
 mod changes;
 mod keys;
 mod limits;

@@ -1,7 +1,7 @@
 //! The token signing keys in PostgreSQL.
 
-use super::PgStorage;
-use crate::storage::{Result, SigningKeyRow, SigningKeyStore};
+use super::{PgStorage, audit};
+use crate::storage::{AuditRecord, Result, SigningKeyRow, SigningKeyStore};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -33,6 +33,7 @@ impl SigningKeyStore for PgStorage {
         next: &SigningKeyRow,
         now_ms: i64,
         drop_retired_before: i64,
+        audit: &AuditRecord,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE token_signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
@@ -51,6 +52,7 @@ impl SigningKeyStore for PgStorage {
         .bind(next.created_at)
         .execute(&mut *tx)
         .await?;
+        audit::record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

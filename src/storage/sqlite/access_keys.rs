@@ -1,9 +1,10 @@
 //! Sinch access keys, per project, and the token signing key.
 
-use super::SqliteStorage;
+use super::{SqliteStorage, audit};
 use crate::storage::access_keys::name_taken_or;
 use crate::storage::{
-    AccessKeyRow, AccessKeyStore, InsertAccessKey, NewAccessKey, RenameAccessKey, Result,
+    AccessKeyRow, AccessKeyStore, AuditRecord, InsertAccessKey, NewAccessKey, RenameAccessKey,
+    Result,
 };
 use async_trait::async_trait;
 
@@ -24,7 +25,9 @@ impl AccessKeyStore for SqliteStorage {
         &self,
         key: &NewAccessKey<'_>,
         limit: i64,
+        audit: &AuditRecord,
     ) -> Result<InsertAccessKey> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(
             "INSERT INTO access_keys (id, project_id, display_name, secret_hash, created_at, updated_at)
              SELECT ?1, ?2, ?3, ?4, ?5, ?5
@@ -36,10 +39,14 @@ impl AccessKeyStore for SqliteStorage {
         .bind(key.secret_hash)
         .bind(key.created_at)
         .bind(limit)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await;
         match inserted {
-            Ok(done) if done.rows_affected() == 1 => Ok(InsertAccessKey::Inserted),
+            Ok(done) if done.rows_affected() == 1 => {
+                audit::record(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(InsertAccessKey::Inserted)
+            }
             Ok(_) => Ok(InsertAccessKey::LimitReached),
             Err(e) => name_taken_or(e, InsertAccessKey::NameTaken),
         }
@@ -72,7 +79,9 @@ impl AccessKeyStore for SqliteStorage {
         id: &str,
         display_name: &str,
         now_ms: i64,
+        audit: &AuditRecord,
     ) -> Result<RenameAccessKey> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let renamed = sqlx::query(
             "UPDATE access_keys SET display_name = ?, updated_at = ? WHERE id = ? AND project_id = ?",
         )
@@ -80,22 +89,37 @@ impl AccessKeyStore for SqliteStorage {
         .bind(now_ms)
         .bind(id)
         .bind(project_id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await;
         match renamed {
-            Ok(done) if done.rows_affected() == 1 => Ok(RenameAccessKey::Renamed),
+            Ok(done) if done.rows_affected() == 1 => {
+                audit::record(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(RenameAccessKey::Renamed)
+            }
             Ok(_) => Ok(RenameAccessKey::NotFound),
             Err(e) => name_taken_or(e, RenameAccessKey::NameTaken),
         }
     }
 
     /// Returns false when the project has no such key.
-    async fn delete_access_key(&self, project_id: &str, id: &str) -> Result<bool> {
+    async fn delete_access_key(
+        &self,
+        project_id: &str,
+        id: &str,
+        audit: &AuditRecord,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let deleted = sqlx::query("DELETE FROM access_keys WHERE id = ? AND project_id = ?")
             .bind(id)
             .bind(project_id)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
-        Ok(deleted.rows_affected() == 1)
+        if deleted.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -1,11 +1,11 @@
 //! Operator-side writes: workspaces, root keys, roles, projects and access
 //! keys as created by the CLI and the first-start bootstrap.
 
-use super::SqliteStorage;
+use super::{SqliteStorage, audit};
 use crate::storage::keys::names;
 use crate::storage::{
-    AdminStore, NewRootKey, ProjectRow, Removal, Result, RoleRow, RootKeyListRow, StorageError,
-    WorkspaceRow,
+    AdminStore, AuditRecord, NewRole, NewRootKey, ProjectRow, Removal, Result, RoleRow,
+    RootKeyListRow, StorageError, WorkspaceRow,
 };
 use async_trait::async_trait;
 
@@ -26,24 +26,44 @@ impl AdminStore for SqliteStorage {
         Ok(count == 0)
     }
 
-    async fn create_workspace(&self, id: &str, name: &str, created_at: i64) -> Result<()> {
+    async fn create_workspace(
+        &self,
+        id: &str,
+        name: &str,
+        created_at: i64,
+        audit: &AuditRecord,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)")
             .bind(id)
             .bind(name)
             .bind(created_at)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Returns false when no such workspace exists.
-    async fn set_workspace_enabled(&self, id: &str, enabled: bool) -> Result<bool> {
+    async fn set_workspace_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        audit: &AuditRecord,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let result = sqlx::query("UPDATE workspaces SET enabled = ? WHERE id = ?")
             .bind(enabled)
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
-        Ok(result.rows_affected() == 1)
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn workspace_exists(&self, id: &str) -> Result<bool> {
@@ -54,7 +74,7 @@ impl AdminStore for SqliteStorage {
         Ok(found.is_some())
     }
 
-    async fn create_root_key(&self, key: &NewRootKey<'_>) -> Result<()> {
+    async fn create_root_key(&self, key: &NewRootKey<'_>, audit: &AuditRecord) -> Result<()> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO root_keys (id, workspace_id, hash, start, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(key.id)
@@ -71,21 +91,22 @@ impl AdminStore for SqliteStorage {
                 .execute(&mut *tx)
                 .await?;
         }
+        audit::record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Creates a role with its permissions, creating the permissions that the
     /// workspace does not have yet. `new_id` names new rows.
-    async fn create_role(
-        &self,
-        workspace_id: &str,
-        role_id: &str,
-        name: &str,
-        permissions: &[String],
-        created_at: i64,
-        permission_ids: &[String],
-    ) -> Result<()> {
+    async fn create_role(&self, role: &NewRole<'_>, audit: &AuditRecord) -> Result<()> {
+        let NewRole {
+            workspace_id,
+            role_id,
+            name,
+            permissions,
+            created_at,
+            permission_ids,
+        } = *role;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(
             "INSERT INTO roles (id, workspace_id, name, created_at) VALUES (?, ?, ?, ?)",
@@ -127,17 +148,27 @@ impl AdminStore for SqliteStorage {
             .execute(&mut *tx)
             .await?;
         }
+        audit::record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn create_project(&self, id: &str, name: &str, created_at: i64) -> Result<()> {
+    async fn create_project(
+        &self,
+        id: &str,
+        name: &str,
+        created_at: i64,
+        audit: &AuditRecord,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)")
             .bind(id)
             .bind(name)
             .bind(created_at)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -184,14 +215,27 @@ impl AdminStore for SqliteStorage {
     }
 
     /// Revokes a live root key. Returns false when there is no such key.
-    async fn revoke_root_key(&self, id: &str, now_ms: i64) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE root_keys SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
-                .bind(now_ms)
-                .bind(id)
-                .execute(&self.writer)
-                .await?;
-        Ok(done.rows_affected() == 1)
+    /// The audit record gets the key's workspace.
+    async fn revoke_root_key(&self, id: &str, now_ms: i64, audit: &AuditRecord) -> Result<bool> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let revoked: Option<(String,)> = sqlx::query_as(
+            "UPDATE root_keys SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL
+             RETURNING workspace_id",
+        )
+        .bind(now_ms)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((workspace_id,)) = revoked else {
+            return Ok(false);
+        };
+        let audit = AuditRecord {
+            workspace_id: Some(workspace_id),
+            ..audit.clone()
+        };
+        audit::record(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Records when root keys were last used: (id, unix ms) pairs.
@@ -239,7 +283,13 @@ impl AdminStore for SqliteStorage {
 
     /// Deletes a role of the workspace; keys that hold it lose its
     /// permissions. Without `force`, a role that live keys hold is kept.
-    async fn delete_role(&self, workspace_id: &str, name: &str, force: bool) -> Result<Removal> {
+    async fn delete_role(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        force: bool,
+        audit: &AuditRecord,
+    ) -> Result<Removal> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let found: Option<(String, i64)> = sqlx::query_as(
             "SELECT r.id, (SELECT COUNT(*) FROM key_roles kr JOIN keys k ON k.id = kr.key_id
@@ -262,6 +312,7 @@ impl AdminStore for SqliteStorage {
             .bind(&role_id)
             .execute(&mut *tx)
             .await?;
+        audit::record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Removal::Removed)
     }
@@ -286,7 +337,13 @@ impl AdminStore for SqliteStorage {
 
     /// Deletes an access key of the project. Without `force`, the project's
     /// last key is kept: deleting it locks the project's callers out.
-    async fn revoke_access_key(&self, project_id: &str, id: &str, force: bool) -> Result<Removal> {
+    async fn revoke_access_key(
+        &self,
+        project_id: &str,
+        id: &str,
+        force: bool,
+        audit: &AuditRecord,
+    ) -> Result<Removal> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let (exists, keys): (bool, i64) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM access_keys WHERE id = ?1 AND project_id = ?2),
@@ -307,6 +364,7 @@ impl AdminStore for SqliteStorage {
             .bind(project_id)
             .execute(&mut *tx)
             .await?;
+        audit::record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Removal::Removed)
     }

@@ -1,7 +1,7 @@
 //! Unkey apis: the keyspaces keys belong to.
 
-use super::SqliteStorage;
-use crate::storage::{ApiRow, ApiStore, Result};
+use super::{SqliteStorage, audit};
+use crate::storage::{ApiRow, ApiStore, AuditRecord, Result};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -12,14 +12,18 @@ impl ApiStore for SqliteStorage {
         workspace_id: &str,
         name: &str,
         now_ms: i64,
+        audit: &AuditRecord,
     ) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO apis (id, workspace_id, name, created_at) VALUES (?, ?, ?, ?)")
             .bind(id)
             .bind(workspace_id)
             .bind(name)
             .bind(now_ms)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -42,6 +46,7 @@ impl ApiStore for SqliteStorage {
         workspace_id: &str,
         api_id: &str,
         now_ms: i64,
+        audit: &AuditRecord,
     ) -> Result<Option<Vec<Vec<u8>>>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let deleted = sqlx::query(
@@ -62,6 +67,7 @@ impl ApiStore for SqliteStorage {
         .bind(api_id)
         .fetch_all(&mut *tx)
         .await?;
+        audit::record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Some(hashes.into_iter().map(|(h,)| h).collect()))
     }

@@ -1,10 +1,11 @@
 //! Unkey keys in SQLite.
 
 use super::SqliteStorage;
+use super::audit;
 use crate::storage::keys::StoredKey;
 use crate::storage::{
-    ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey, RefillBoundaries,
-    RemainingChange, Result, Spend, VerifiableKeyRow,
+    AuditRecord, ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey,
+    RefillBoundaries, RemainingChange, Result, Spend, VerifiableKeyRow,
 };
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Sqlite};
@@ -50,22 +51,17 @@ pub(super) use {refill_due, refilled_remaining};
 
 #[async_trait]
 impl KeyStore for SqliteStorage {
-    async fn insert_key(&self, key: &NewKey<'_>) -> Result<InsertKey> {
-        if key.roles.is_empty() {
-            // One statement commits on its own: no BEGIN and COMMIT round
-            // trips to the writer, which every create waits behind.
-            insert_key_row(&self.writer, key).await?;
-            return Ok(InsertKey::Inserted);
-        }
+    async fn insert_key(&self, key: &NewKey<'_>, audit: &AuditRecord) -> Result<InsertKey> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = insert_key_with_roles(&mut tx, key).await?;
         if inserted == InsertKey::Inserted {
+            audit::record(&mut tx, audit).await?;
             tx.commit().await?;
         }
         Ok(inserted)
     }
 
-    async fn import_keys(&self, keys: &[NewKey<'_>]) -> Result<ImportKeys> {
+    async fn import_keys(&self, keys: &[NewKey<'_>], audits: &[AuditRecord]) -> Result<ImportKeys> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         for (index, key) in keys.iter().enumerate() {
             let (exists,): (bool,) =
@@ -79,6 +75,9 @@ impl KeyStore for SqliteStorage {
             if let InsertKey::MissingRoles(roles) = insert_key_with_roles(&mut tx, key).await? {
                 return Ok(ImportKeys::MissingRoles { index, roles });
             }
+        }
+        for record in audits {
+            audit::record(&mut tx, record).await?;
         }
         tx.commit().await?;
         Ok(ImportKeys::Inserted)
@@ -131,24 +130,43 @@ impl KeyStore for SqliteStorage {
         key_id: &str,
         patch: &KeyPatch<'_>,
         now_ms: i64,
+        audit: &AuditRecord,
     ) -> Result<bool> {
         let mut update: QueryBuilder<Sqlite> =
             crate::storage::keys::patch_query(workspace_id, key_id, patch, now_ms);
-        let result = update.build().execute(&self.writer).await?;
-        Ok(result.rows_affected() == 1)
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let result = update.build().execute(&mut *tx).await?;
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Soft-deletes a live key. Returns false when there is no such key.
-    async fn delete_key(&self, workspace_id: &str, key_id: &str, now_ms: i64) -> Result<bool> {
+    async fn delete_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        now_ms: i64,
+        audit: &AuditRecord,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let result = sqlx::query(
             "UPDATE keys SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL",
         )
         .bind(now_ms)
         .bind(key_id)
         .bind(workspace_id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
-        Ok(result.rows_affected() == 1)
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Spends one use of a key, refilling it first if a refill is due. It is
@@ -194,7 +212,9 @@ impl KeyStore for SqliteStorage {
         workspace_id: &str,
         key_id: &str,
         change: RemainingChange,
+        audit: &AuditRecord,
     ) -> Result<Option<Option<i64>>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let row: Option<(Option<i64>,)> = match change {
             RemainingChange::Add(delta) => {
                 sqlx::query_as(
@@ -205,7 +225,7 @@ impl KeyStore for SqliteStorage {
                 .bind(delta)
                 .bind(key_id)
                 .bind(workspace_id)
-                .fetch_optional(&self.writer)
+                .fetch_optional(&mut *tx)
                 .await?
             }
             RemainingChange::Set(value) => {
@@ -219,11 +239,16 @@ impl KeyStore for SqliteStorage {
                 .bind(value)
                 .bind(key_id)
                 .bind(workspace_id)
-                .fetch_optional(&self.writer)
+                .fetch_optional(&mut *tx)
                 .await?
             }
         };
-        Ok(row.map(|(remaining,)| remaining))
+        let Some((remaining,)) = row else {
+            return Ok(None);
+        };
+        audit::record(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(Some(remaining))
     }
 
     /// A page of an api's live keys, ordered by id.

@@ -6,6 +6,7 @@
 mod access_keys;
 mod admin;
 mod apis;
+mod audit;
 mod changes;
 mod key_lookup;
 mod keys;

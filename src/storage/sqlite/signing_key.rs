@@ -1,7 +1,7 @@
 //! The token signing keys in SQLite.
 
-use super::SqliteStorage;
-use crate::storage::{Result, SigningKeyRow, SigningKeyStore};
+use super::{SqliteStorage, audit};
+use crate::storage::{AuditRecord, Result, SigningKeyRow, SigningKeyStore};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -33,6 +33,7 @@ impl SigningKeyStore for SqliteStorage {
         next: &SigningKeyRow,
         now_ms: i64,
         drop_retired_before: i64,
+        audit: &AuditRecord,
     ) -> Result<()> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("UPDATE token_signing_keys SET retired_at = ? WHERE retired_at IS NULL")
@@ -51,6 +52,7 @@ impl SigningKeyStore for SqliteStorage {
         .bind(next.created_at)
         .execute(&mut *tx)
         .await?;
+        audit::record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

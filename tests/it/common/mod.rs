@@ -82,6 +82,7 @@ impl TestServer {
             token_signing_key_file: None,
             limits: Default::default(),
             metrics_bind: Some("127.0.0.1:0".parse().expect("address")),
+            audit_retention: std::time::Duration::from_secs(90 * 86_400),
         };
         let running = keyward::server::start(config, Arc::clone(&clock) as Arc<dyn Clock>)
             .await

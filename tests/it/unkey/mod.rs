@@ -131,7 +131,8 @@ impl Fixture {
     /// workspaces again every second. Returns that refusal.
     pub async fn disable_workspace(&self, path: &str, key: &str) -> TestResponse {
         let workspace_id = self.server.bootstrap().unkey.workspace_id.clone();
-        keyward::domain::admin::disable_workspace(&self.server.storage(), &workspace_id)
+        let now_ms = self.server.clock_secs() * 1000;
+        keyward::domain::admin::disable_workspace(&self.server.storage(), now_ms, &workspace_id)
             .await
             .expect("disable");
         for _ in 0..30 {
