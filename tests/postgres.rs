@@ -12,6 +12,8 @@ mod openapi;
 #[allow(dead_code)]
 mod common;
 
+#[path = "it/audit.rs"]
+mod audit;
 #[path = "it/cli.rs"]
 mod cli;
 #[path = "it/clients.rs"]
@@ -20,6 +22,8 @@ mod clients;
 mod errors;
 #[path = "it/faults.rs"]
 mod faults;
+#[path = "it/metrics.rs"]
+mod metrics;
 #[path = "it/nodes.rs"]
 mod nodes;
 #[path = "it/processes.rs"]

@@ -711,3 +711,123 @@ async fn signing_key_rotations_from_the_cli_reach_running_servers() {
         & 0o777;
     assert_eq!(mode, 0o600, "the rewritten key file stays private");
 }
+
+/// Every CLI command that changes state leaves one record with the actor
+/// `cli`; `audit list` filters by workspace, project, time and count, and
+/// prints no secret.
+#[test]
+fn every_changing_command_is_in_the_audit_log() {
+    let cli = Cli::new();
+    let workspace = cli.run_json(&["workspace", "create", "acme", "--json"]);
+    let workspace_id = workspace["workspaceId"].as_str().expect("workspace id");
+    let root_key = cli.run_json(&[
+        "root-key",
+        "create",
+        "--workspace",
+        workspace_id,
+        "--permission",
+        "api.*.read_key",
+        "--json",
+    ]);
+    let root_key_id = root_key["rootKeyId"].as_str().expect("root key id");
+    cli.run(&[
+        "role",
+        "create",
+        "--workspace",
+        workspace_id,
+        "admin",
+        "--permission",
+        "a.b",
+    ]);
+    cli.run(&["role", "delete", "--workspace", workspace_id, "admin"]);
+    cli.run(&["workspace", "disable", workspace_id]);
+    cli.run(&["workspace", "enable", workspace_id]);
+    cli.run(&["root-key", "revoke", root_key_id]);
+    let project = cli.run_json(&["project", "create", "--name", "shop", "--json"]);
+    let project_id = project["projectId"].as_str().expect("project id");
+    let access_key = cli.run_json(&[
+        "access-key",
+        "create",
+        "--project",
+        project_id,
+        "--display-name",
+        "second",
+        "--json",
+    ]);
+    let access_key_id = access_key["accessKeyId"].as_str().expect("access key id");
+    cli.run(&[
+        "access-key",
+        "revoke",
+        "--project",
+        project_id,
+        access_key_id,
+    ]);
+    let rotated = cli.run_json(&["signing-key", "rotate", "--json"]);
+
+    let all = cli.run_json(&["audit", "list", "--json", "--limit", "1000"]);
+    let all = all.as_array().expect("a list");
+    let actions: Vec<(&str, &str)> = all
+        .iter()
+        .rev()
+        .map(|r| {
+            assert_eq!(r["actor"], "cli");
+            assert_eq!(r["requestId"], Value::Null);
+            (
+                r["action"].as_str().unwrap_or_default(),
+                r["target"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let first_root_key = workspace["rootKeyId"].as_str().expect("root key id");
+    let project_key = project["accessKeyId"].as_str().expect("access key id");
+    let kid = rotated["kid"].as_str().unwrap_or_default();
+    assert_eq!(
+        actions,
+        [
+            ("workspace.create", workspace_id),
+            ("root_key.create", first_root_key),
+            ("root_key.create", root_key_id),
+            ("role.create", actions[3].1),
+            ("role.delete", "admin"),
+            ("workspace.disable", workspace_id),
+            ("workspace.enable", workspace_id),
+            ("root_key.revoke", root_key_id),
+            ("project.create", project_id),
+            ("access_key.create", project_key),
+            ("access_key.create", access_key_id),
+            ("access_key.revoke", access_key_id),
+            ("signing_key.rotate", kid),
+        ]
+    );
+    assert!(actions[3].1.starts_with("role_"));
+    let revoked = &all[all.len() - 8];
+    assert_eq!(revoked["workspaceId"], workspace_id, "{revoked}");
+    assert_eq!(
+        all[all.len() - 4]["summary"],
+        json!({"name": "admin", "permissions": ["a.b"]})
+    );
+
+    let in_workspace = cli.run_json(&["audit", "list", "--json", "--workspace", workspace_id]);
+    assert_eq!(in_workspace.as_array().map(Vec::len), Some(8));
+    let in_project = cli.run_json(&["audit", "list", "--json", "--project", project_id]);
+    assert_eq!(in_project.as_array().map(Vec::len), Some(4));
+    let newest = cli.run_json(&["audit", "list", "--json", "--limit", "1"]);
+    assert_eq!(newest[0]["action"], "signing_key.rotate");
+    let future = cli.run_json(&["audit", "list", "--json", "--since", "2999-01-01T00:00:00Z"]);
+    assert_eq!(future, json!([]));
+    let table = cli.run(&["audit", "list", "--workspace", workspace_id]);
+    assert!(table.starts_with("TIME"), "{table}");
+    assert_eq!(table.lines().count(), 9, "{table}");
+
+    // What the commands printed once never reaches the log.
+    let log = serde_json::to_string(&all).expect("JSON");
+    for secret in [
+        &workspace["rootKey"],
+        &root_key["rootKey"],
+        &project["secret"],
+        &access_key["secret"],
+    ] {
+        let secret = secret.as_str().expect("a secret");
+        assert!(!log.contains(secret), "the audit log holds {secret}");
+    }
+}

@@ -6,6 +6,7 @@ mod openapi;
 
 mod common;
 
+mod audit;
 mod cli;
 mod clients;
 mod codegen;
@@ -13,6 +14,7 @@ mod coverage;
 mod errors;
 mod faults;
 mod generated;
+mod metrics;
 mod processes;
 mod readiness;
 mod rules;

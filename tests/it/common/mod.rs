@@ -125,6 +125,43 @@ impl TestServer {
             .clone()
     }
 
+    /// What the server's handlers reach: its domain objects.
+    pub fn state(&self) -> &keyward::api::context::ServerState {
+        self.running.as_ref().expect("running").server.app_private()
+    }
+
+    /// The server's metrics, scraped: each series (`name{labels}`) and its
+    /// value.
+    pub async fn scrape(&self) -> std::collections::BTreeMap<String, f64> {
+        let address = self
+            .running
+            .as_ref()
+            .and_then(RunningServer::metrics_addr)
+            .expect("metrics are served");
+        let response = self
+            .http
+            .get(format!("http://{address}/metrics"))
+            .send()
+            .await
+            .expect("scraped");
+        assert_eq!(response.status(), 200);
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        let text = response.text().await.expect("text");
+        text.lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .filter_map(|line| {
+                let (series, value) = line.rsplit_once(' ')?;
+                Some((series.to_string(), value.parse().ok()?))
+            })
+            .collect()
+    }
+
     pub fn bootstrap(&self) -> &keyward::domain::admin::Bootstrap {
         self.running
             .as_ref()
