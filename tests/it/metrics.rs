@@ -50,7 +50,7 @@ async fn every_family_counts_what_happened_and_no_label_names_a_key() {
     let before = server.scrape().await;
 
     let api_id = unkey(
-        &server,
+        server,
         "/v1/apis.createApi",
         json!({"name": "metered"}),
         ROOT_KEY,
@@ -81,7 +81,7 @@ async fn every_family_counts_what_happened_and_no_label_names_a_key() {
     assert_eq!(verify(&limited).await["code"], "RATE_LIMITED");
     // A refused mutation is not a change, but it is counted.
     let refused = unkey(
-        &server,
+        server,
         "/v1/keys.createKey",
         json!({"apiId": api_id}),
         "wrong",
