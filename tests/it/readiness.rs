@@ -104,3 +104,63 @@ async fn a_shutdown_turns_readiness_off_before_it_stops_serving() {
         "then it stopped taking connections"
     );
 }
+
+/// During start-up a node is never ready before its migrations are done: it
+/// listens only after them, so a probe finds nothing until the first answer,
+/// and that answer is 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_is_not_ready_until_migrations_are_done() {
+    let database = Database::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let mut command = crate::common::process::keyward(&database.url());
+    command.args([
+        "serve",
+        "--bind",
+        &format!("127.0.0.1:{port}"),
+        "--log-level",
+        "warn",
+    ]);
+    let server = ServeProcess::spawn_unwaited(command);
+
+    let started = Instant::now();
+    let mut refused = 0;
+    let (status, body) = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never answered"
+        );
+        match http.get(format!("{base_url}/readyz")).send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                break (status, response.json::<Value>().await.expect("JSON"));
+            }
+            Err(_) => refused += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    println!(
+        "readiness: {refused} refused probes, then {status} after {:?}",
+        started.elapsed()
+    );
+    assert_eq!((status, body), (200, json!({"status": "ready"})));
+    // Ready means migrated: the newest table (the audit log) is there.
+    let output = crate::common::process::keyward(&database.url())
+        .args(["audit", "list", "--json"])
+        .output()
+        .expect("keyward runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    server.terminate();
+}

@@ -124,6 +124,21 @@ impl ServeProcess {
         }
     }
 
+    /// Runs `command` (a `keyward serve`) without waiting for it to listen,
+    /// for a test that probes it while it starts.
+    pub fn spawn_unwaited(mut command: Command) -> ServeProcess {
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("keyward serve starts");
+        ServeProcess {
+            child,
+            base_url: String::new(),
+            stderr: Arc::default(),
+        }
+    }
+
     /// What it wrote to stderr so far, one string.
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("lines").join("\n")
