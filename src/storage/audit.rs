@@ -80,6 +80,27 @@ where
     insert
 }
 
+/// Records a change inside the transaction that makes it, on either
+/// backend.
+pub(super) async fn record<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    record: &AuditRecord,
+) -> Result<()>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'a> &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    insert_audit_query::<DB>(record)
+        .build()
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// The SELECT of [`AuditStore::list_audit`], for either backend.
 pub(super) fn list_audit_query<'a, DB>(query: &'a AuditQuery<'a>) -> sqlx::QueryBuilder<DB>
 where

@@ -1,7 +1,8 @@
 //! Sinch access keys in PostgreSQL.
 
-use super::{PgStorage, audit};
+use super::PgStorage;
 use crate::storage::access_keys::name_taken_or;
+use crate::storage::audit;
 use crate::storage::{
     AccessKeyRow, AccessKeyStore, AuditRecord, InsertAccessKey, NewAccessKey, RenameAccessKey,
     Result,

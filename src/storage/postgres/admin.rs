@@ -1,7 +1,8 @@
 //! Operator-side state in PostgreSQL: workspaces, root keys, roles,
 //! projects.
 
-use super::{PgStorage, audit};
+use super::PgStorage;
+use crate::storage::audit;
 use crate::storage::keys::names;
 use crate::storage::{
     AdminStore, AuditRecord, NewRole, NewRootKey, ProjectRow, Removal, Result, RoleRow,

@@ -1,6 +1,7 @@
 //! Unkey apis in PostgreSQL.
 
-use super::{PgStorage, audit};
+use super::PgStorage;
+use crate::storage::audit;
 use crate::storage::{ApiRow, ApiStore, AuditRecord, Result};
 use async_trait::async_trait;
 

@@ -1,22 +1,10 @@
 //! The audit log in PostgreSQL.
 
 use super::PgStorage;
-use crate::storage::audit::{PRUNE_AUDIT, insert_audit_query, list_audit_query};
-use crate::storage::{AuditQuery, AuditRecord, AuditRow, AuditStore, Result};
+use crate::storage::audit::{PRUNE_AUDIT, list_audit_query};
+use crate::storage::{AuditQuery, AuditRow, AuditStore, Result};
 use async_trait::async_trait;
 use sqlx::Postgres;
-
-/// Records a change inside the transaction that makes it.
-pub(super) async fn record(
-    tx: &mut sqlx::Transaction<'_, Postgres>,
-    record: &AuditRecord,
-) -> Result<()> {
-    insert_audit_query::<Postgres>(record)
-        .build()
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
 
 #[async_trait]
 impl AuditStore for PgStorage {

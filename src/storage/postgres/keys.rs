@@ -1,6 +1,7 @@
 //! Unkey keys in PostgreSQL.
 
-use super::{PgStorage, audit, refill_due};
+use super::{PgStorage, refill_due};
+use crate::storage::audit;
 use crate::storage::keys::{StoredKey, names, ratelimit_of};
 use crate::storage::{
     AuditRecord, ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey,

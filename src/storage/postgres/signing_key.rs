@@ -1,6 +1,7 @@
 //! The token signing keys in PostgreSQL.
 
-use super::{PgStorage, audit};
+use super::PgStorage;
+use crate::storage::audit;
 use crate::storage::{AuditRecord, Result, SigningKeyRow, SigningKeyStore};
 use async_trait::async_trait;
 

@@ -1,7 +1,8 @@
 //! Sinch access keys, per project, and the token signing key.
 
-use super::{SqliteStorage, audit};
+use super::SqliteStorage;
 use crate::storage::access_keys::name_taken_or;
+use crate::storage::audit;
 use crate::storage::{
     AccessKeyRow, AccessKeyStore, AuditRecord, InsertAccessKey, NewAccessKey, RenameAccessKey,
     Result,

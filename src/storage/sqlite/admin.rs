@@ -1,7 +1,8 @@
 //! Operator-side writes: workspaces, root keys, roles, projects and access
 //! keys as created by the CLI and the first-start bootstrap.
 
-use super::{SqliteStorage, audit};
+use super::SqliteStorage;
+use crate::storage::audit;
 use crate::storage::keys::names;
 use crate::storage::{
     AdminStore, AuditRecord, NewRole, NewRootKey, ProjectRow, Removal, Result, RoleRow,

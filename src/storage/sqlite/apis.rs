@@ -1,6 +1,7 @@
 //! Unkey apis: the keyspaces keys belong to.
 
-use super::{SqliteStorage, audit};
+use super::SqliteStorage;
+use crate::storage::audit;
 use crate::storage::{ApiRow, ApiStore, AuditRecord, Result};
 use async_trait::async_trait;
 

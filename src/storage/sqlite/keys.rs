@@ -1,7 +1,7 @@
 //! Unkey keys in SQLite.
 
 use super::SqliteStorage;
-use super::audit;
+use crate::storage::audit;
 use crate::storage::keys::StoredKey;
 use crate::storage::{
     AuditRecord, ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey,

@@ -1,6 +1,7 @@
 //! The token signing keys in SQLite.
 
-use super::{SqliteStorage, audit};
+use super::SqliteStorage;
+use crate::storage::audit;
 use crate::storage::{AuditRecord, Result, SigningKeyRow, SigningKeyStore};
 use async_trait::async_trait;
 
