@@ -229,6 +229,7 @@ pub struct UnkeyMetrics {
     pub key_cache: CacheStats,
     pub root_key_cache: CacheStats,
     pub namespace_cache: CacheStats,
+    pub api_cache: CacheStats,
 }
 
 impl Default for UnkeyMetrics {
@@ -244,6 +245,7 @@ impl Default for UnkeyMetrics {
             key_cache: CacheStats::default(),
             root_key_cache: CacheStats::default(),
             namespace_cache: CacheStats::default(),
+            api_cache: CacheStats::default(),
         }
     }
 }
@@ -386,6 +388,7 @@ impl Metrics {
                     ("keys", unkey.key_cache.clone()),
                     ("root_keys", unkey.root_key_cache.clone()),
                     ("ratelimit_namespaces", unkey.namespace_cache.clone()),
+                    ("apis", unkey.api_cache.clone()),
                     ("access_keys", sinch.access_key_cache.clone()),
                     ("verified_tokens", sinch.verified_token_cache.clone()),
                     ("recent_tokens", sinch.recent_token_cache.clone()),

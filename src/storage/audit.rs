@@ -56,8 +56,8 @@ pub trait AuditStore {
     async fn prune_audit(&self, before_ms: i64, batch: i64) -> Result<u64>;
 }
 
-/// The INSERT of one record, for either backend.
-pub(super) fn insert_audit_query<'a, DB>(record: &'a AuditRecord) -> sqlx::QueryBuilder<DB>
+/// The INSERT of records, for either backend, in one statement.
+pub(super) fn insert_audit_query<'a, DB>(records: &'a [AuditRecord]) -> sqlx::QueryBuilder<DB>
 where
     DB: sqlx::Database,
     &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -67,7 +67,7 @@ where
     let mut insert = sqlx::QueryBuilder::new(
         "INSERT INTO audit_log (at_ms, actor, action, target, workspace_id, project_id, request_id, summary) ",
     );
-    insert.push_values(std::iter::once(record), |mut row, record| {
+    insert.push_values(records, |mut row, record| {
         row.push_bind(record.at_ms)
             .push_bind(record.actor.as_str())
             .push_bind(record.action)
@@ -94,7 +94,26 @@ where
     for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
 {
-    insert_audit_query::<DB>(record)
+    record_all(tx, std::slice::from_ref(record)).await
+}
+
+/// Records several changes made in one transaction, in one statement.
+pub(super) async fn record_all<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    records: &[AuditRecord],
+) -> Result<()>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'a> &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    if records.is_empty() {
+        return Ok(());
+    }
+    insert_audit_query::<DB>(records)
         .build()
         .execute(&mut **tx)
         .await?;

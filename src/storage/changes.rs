@@ -20,6 +20,8 @@ pub enum Change {
     RootKey([u8; 32]),
     /// The token signing keys were rotated.
     SigningKeys,
+    /// An api, by id, was deleted.
+    Api(String),
 }
 
 /// What [`ChangeFeed::next`] brought.
@@ -68,6 +70,7 @@ pub fn change_of(kind: &str, entity: String) -> Change {
         "access_key" => Some(Change::AccessKey(entity)),
         "root_key" => hash(&entity).map(Change::RootKey),
         "signing_keys" => Some(Change::SigningKeys),
+        "api" => Some(Change::Api(entity)),
         _ => None,
     };
     change.unwrap_or(Change::AllKeys)

@@ -294,11 +294,9 @@ impl From<StoredKey> for KeyRow {
     }
 }
 
-/// The SQL of a key patch, for either backend: `QueryBuilder` writes each
-/// one's placeholders.
-/// The statement that inserts a key's own row (its roles are rows of their
-/// own), for either backend.
-pub(super) fn insert_key_query<'a, DB>(key: &'a NewKey<'a>) -> sqlx::QueryBuilder<DB>
+/// The statement that inserts keys' own rows (their roles are rows of their
+/// own), for either backend: one row per key, in one statement.
+pub(super) fn insert_keys_query<'a, DB>(keys: &'a [NewKey<'a>]) -> sqlx::QueryBuilder<DB>
 where
     DB: sqlx::Database,
     &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -313,10 +311,8 @@ where
             enabled, created_at, expires_at, remaining, refill_interval, refill_amount, last_refill_at,
             ratelimit_type, ratelimit_limit, ratelimit_refill_rate, ratelimit_refill_interval) ",
     );
-    let (refill, ratelimit) = (key.refill, key.ratelimit);
-    let refill_interval: Option<&'a str> = refill.map(|r| r.interval.as_str());
-    let ratelimit_type: Option<&'a str> = ratelimit.map(|r| r.kind.as_str());
-    insert.push_values(std::iter::once(key), |mut row, key| {
+    insert.push_values(keys, |mut row, key| {
+        let (refill, ratelimit) = (key.refill, key.ratelimit);
         row.push_bind(key.id)
             .push_bind(key.workspace_id)
             .push_bind(key.api_id)
@@ -330,10 +326,10 @@ where
             .push_bind(key.created_at)
             .push_bind(key.expires_at)
             .push_bind(key.remaining)
-            .push_bind(refill_interval)
+            .push_bind(refill.map(|r| r.interval.as_str()))
             .push_bind(refill.map(|r| r.amount))
             .push_bind(refill.map(|_| key.created_at))
-            .push_bind(ratelimit_type)
+            .push_bind(ratelimit.map(|r| r.kind.as_str()))
             .push_bind(ratelimit.map(|r| r.limit))
             .push_bind(ratelimit.map(|r| r.refill_rate))
             .push_bind(ratelimit.map(|r| r.refill_interval));
@@ -341,6 +337,8 @@ where
     insert
 }
 
+/// The SQL of a key patch, for either backend: `QueryBuilder` writes each
+/// one's placeholders.
 pub(super) fn patch_query<'a, DB>(
     workspace_id: &'a str,
     key_id: &'a str,

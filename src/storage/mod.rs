@@ -13,6 +13,7 @@ mod admin;
 mod apis;
 mod audit;
 mod changes;
+mod key_inserts;
 mod keys;
 mod limits;
 mod postgres;

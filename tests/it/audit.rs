@@ -382,3 +382,64 @@ async fn pruning_deletes_only_records_past_the_retention() {
     assert!(records(&server).await.is_empty());
     server.shutdown().await;
 }
+
+/// Creates wait to be committed together (one transaction for the group).
+/// A key that fails in its group fails alone: the group is tried again key
+/// by key, and only the others, with their records, go in.
+#[tokio::test]
+async fn a_key_that_fails_in_its_group_commit_fails_alone() {
+    use keyward::storage::{InsertKey, NewKey};
+    let server = TestServer::start().await;
+    let api_id = unkey(&server, "/v1/apis.createApi", json!({"name": "grouped"}))
+        .await
+        .body["apiId"]
+        .as_str()
+        .expect("api")
+        .to_string();
+    let workspace = server.bootstrap().unkey.workspace_id.clone();
+    let storage = server.storage();
+    let already = records(&server).await.len();
+    let ids: Vec<String> = (0..40).map(|i| format!("key_grouped_{i:02}")).collect();
+    // Key 7 has key 3's hash: the database refuses it.
+    let hashes: Vec<[u8; 32]> = (0..40u8)
+        .map(|i| Sha256::digest([if i == 7 { 3 } else { i }]).into())
+        .collect();
+    let inserts = ids.iter().zip(&hashes).map(|(id, hash)| {
+        let storage = storage.clone();
+        let (workspace, api_id) = (workspace.clone(), api_id.clone());
+        async move {
+            let key = NewKey::plain(id, &workspace, &api_id, hash, "sk_grp", 1);
+            let record = keyward::domain::audit::record(
+                keyward::domain::audit::Actor::CLI,
+                1,
+                "key.create",
+                id,
+                keyward::domain::audit::Scope::Workspace(&workspace),
+                keyward::domain::audit::Summary::new(),
+            );
+            storage.insert_key(&key, &record).await
+        }
+    });
+    let results = futures::future::join_all(inserts).await;
+    let refused: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !matches!(r, Ok(InsertKey::Inserted)))
+        .map(|(i, _)| i)
+        .collect();
+    // Key 3 or key 7, whichever came second, is the one refused.
+    assert_eq!(refused.len(), 1, "{results:?}");
+    assert!(matches!(refused[0], 3 | 7), "{refused:?}");
+    assert!(
+        results[refused[0]]
+            .as_ref()
+            .is_err_and(|e| e.is_unique_violation())
+    );
+    let targets: Vec<String> = records(&server).await[already..]
+        .iter()
+        .map(|r| r.target.clone())
+        .collect();
+    assert_eq!(targets.len(), 39, "one record per key inserted");
+    assert!(!targets.contains(&ids[refused[0]]));
+    server.shutdown().await;
+}

@@ -47,6 +47,17 @@ async fn changes_made_through_one_server_reach_another_within_100_ms() {
         verify_code(&http, &other.base_url, &limited).await,
         json!("VALID")
     );
+    // The other server caches the api as it makes a key in it.
+    let (status, _) = post(
+        &http,
+        &other.base_url,
+        "/v1/keys.createKey",
+        &json!({"apiId": api_id}),
+        true,
+    )
+    .await
+    .expect("createKey");
+    assert_eq!(status, 200);
     let mut slowest = Duration::ZERO;
     // (change, path, body, the key the other server verifies, what it answers)
     let changes: [(&str, &str, Value, &str, Value); 6] = [
@@ -104,6 +115,13 @@ async fn changes_made_through_one_server_reach_another_within_100_ms() {
         .await;
         slowest = slowest.max(took);
     }
+    // Its cached api is gone with the deletion: no key goes into it.
+    let create_there = || async {
+        let body = json!({"apiId": api_id});
+        let answer = post(&http, &other.base_url, "/v1/keys.createKey", &body, true).await;
+        json!(answer.map(|(status, _)| status).ok())
+    };
+    slowest = slowest.max(seen_within("deleteApi (a cached api)", json!(404), create_there).await);
 
     // The CLI disables the workspace: both servers refuse its keys.
     let api_id = create_api(&http, &one.base_url).await;

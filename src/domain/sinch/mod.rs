@@ -125,7 +125,11 @@ impl Sinch {
         match change {
             Change::AccessKey(id) => self.keys.invalidate([id.clone()]),
             Change::SigningKeys => self.reload_signing_keys().await?,
-            Change::Key(_) | Change::AllKeys | Change::Workspace(_) | Change::RootKey(_) => {}
+            Change::Key(_)
+            | Change::AllKeys
+            | Change::Workspace(_)
+            | Change::RootKey(_)
+            | Change::Api(_) => {}
         }
         Ok(())
     }

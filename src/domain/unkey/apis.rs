@@ -59,6 +59,7 @@ impl Unkey {
             .delete_api(&root.workspace_id, api_id, now, &record)
             .await?
             .ok_or_else(|| api_not_found(api_id))?;
+        self.apis.invalidate([api_id.to_string()]);
         self.cache
             .invalidate(hashes.iter().filter_map(|h| hash_key(h)));
         Ok(())
@@ -66,10 +67,12 @@ impl Unkey {
 
     /// A live api of the caller's workspace; another workspace's is a 404.
     pub(super) async fn find_api(&self, root: &RootKey, api_id: &str) -> Result<ApiRow> {
-        self.storage
-            .find_api(&root.workspace_id, api_id)
-            .await?
-            .ok_or_else(|| api_not_found(api_id))
+        let load = self.storage.find_api(&root.workspace_id, api_id);
+        match self.apis.get_or_load(api_id, load).await? {
+            // Cached by id: another workspace's api is still a 404.
+            Some(api) if api.workspace_id == root.workspace_id => Ok(ApiRow::clone(&api)),
+            _ => Err(api_not_found(api_id)),
+        }
     }
 }
 

@@ -31,6 +31,7 @@ use std::time::Duration;
 const KEY_CACHE_CAPACITY: usize = 200_000;
 const ROOT_KEY_CACHE_CAPACITY: usize = 10_000;
 const NAMESPACE_CACHE_CAPACITY: usize = 10_000;
+const API_CACHE_CAPACITY: usize = 10_000;
 /// How often verification counts are written. Readers never wait for it
 /// (getVerifications flushes first, and so does shutdown); a longer period
 /// folds more counts into each page written. Under verifies of many distinct
@@ -56,6 +57,9 @@ pub struct Unkey {
     disabled_workspaces: RwLock<HashSet<String>>,
     /// Namespace ids by (workspace, name); namespaces are never deleted.
     namespaces: Cache<(String, String), String>,
+    /// Live apis by id. Deleting one invalidates it, here at once and in
+    /// other processes through the change log.
+    apis: Cache<String, crate::storage::ApiRow>,
     /// Root keys by hash. Revoking one invalidates it through the change
     /// log; their workspace's state is in `disabled_workspaces`.
     root_keys: Cache<[u8; 32], RootKey>,
@@ -90,6 +94,7 @@ impl Unkey {
             counts: analytics::VerificationCounts::default(),
             disabled_workspaces: RwLock::new(HashSet::new()),
             namespaces: Cache::new(NAMESPACE_CACHE_CAPACITY, metrics.namespace_cache.clone()),
+            apis: Cache::new(API_CACHE_CAPACITY, metrics.api_cache.clone()),
             root_keys: Cache::new(ROOT_KEY_CACHE_CAPACITY, metrics.root_key_cache.clone()),
             root_key_uses: std::sync::Mutex::default(),
             metrics,
@@ -160,6 +165,7 @@ impl Unkey {
             Change::Key(hash) => self.cache.invalidate([*hash]),
             Change::AllKeys => self.cache.clear(),
             Change::RootKey(hash) => self.root_keys.invalidate([*hash]),
+            Change::Api(id) => self.apis.invalidate([id.clone()]),
             Change::Workspace(_) => self.refresh_disabled_workspaces().await?,
             Change::AccessKey(_) | Change::SigningKeys => {}
         }
@@ -171,6 +177,7 @@ impl Unkey {
     pub async fn forget_everything(&self) -> Result<()> {
         self.cache.clear();
         self.root_keys.clear();
+        self.apis.clear();
         self.refresh_disabled_workspaces().await
     }
 

@@ -2,6 +2,7 @@
 
 use super::{PgStorage, refill_due};
 use crate::storage::audit;
+use crate::storage::key_inserts::GroupInserter;
 use crate::storage::keys::{StoredKey, names, ratelimit_of};
 use crate::storage::{
     AuditRecord, ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey,
@@ -27,14 +28,13 @@ macro_rules! key_columns {
 
 #[async_trait]
 impl KeyStore for PgStorage {
+    /// A key without roles waits to be committed with the others that
+    /// arrive meanwhile (see `key_inserts.rs`): one WAL flush for them all.
     async fn insert_key(&self, key: &NewKey<'_>, audit: &AuditRecord) -> Result<InsertKey> {
-        let mut tx = self.pool.begin().await?;
-        let inserted = insert_key_with_roles(&mut tx, key).await?;
-        if inserted == InsertKey::Inserted {
-            audit::record(&mut tx, audit).await?;
-            tx.commit().await?;
+        if key.roles.is_empty() {
+            return self.key_inserts.insert(key, audit).await;
         }
-        Ok(inserted)
+        insert_key_alone(&self.pool, key, audit).await
     }
 
     async fn import_keys(&self, keys: &[NewKey<'_>], audits: &[AuditRecord]) -> Result<ImportKeys> {
@@ -298,11 +298,49 @@ impl KeyStore for PgStorage {
 }
 
 /// The key's own row; its roles are separate rows.
+/// Group commit of new keys.
+pub(super) struct PgInserter {
+    pub(super) pool: sqlx::PgPool,
+}
+
+#[async_trait]
+impl GroupInserter for PgInserter {
+    async fn insert_all(&self, keys: &[NewKey<'_>], records: &[AuditRecord]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        crate::storage::keys::insert_keys_query::<Postgres>(keys)
+            .build()
+            .execute(&mut *tx)
+            .await?;
+        audit::record_all(&mut tx, records).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_one(&self, key: &NewKey<'_>, record: &AuditRecord) -> Result<InsertKey> {
+        insert_key_alone(&self.pool, key, record).await
+    }
+}
+
+/// Inserts a key with its roles and its record, in a transaction of its own.
+async fn insert_key_alone(
+    pool: &sqlx::PgPool,
+    key: &NewKey<'_>,
+    record: &AuditRecord,
+) -> Result<InsertKey> {
+    let mut tx = pool.begin().await?;
+    let inserted = insert_key_with_roles(&mut tx, key).await?;
+    if inserted == InsertKey::Inserted {
+        audit::record(&mut tx, record).await?;
+        tx.commit().await?;
+    }
+    Ok(inserted)
+}
+
 async fn insert_key_row<'e>(
     executor: impl sqlx::Executor<'e, Database = Postgres>,
     key: &NewKey<'_>,
 ) -> Result<()> {
-    crate::storage::keys::insert_key_query::<Postgres>(key)
+    crate::storage::keys::insert_keys_query::<Postgres>(std::slice::from_ref(key))
         .build()
         .execute(executor)
         .await?;

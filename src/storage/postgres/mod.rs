@@ -34,6 +34,7 @@ const POOL_SIZE: u32 = 20;
 pub struct PgStorage {
     pool: PgPool,
     spends: crate::storage::spends::SpendQueue,
+    key_inserts: crate::storage::key_inserts::KeyInsertQueue,
 }
 
 impl PgStorage {
@@ -56,7 +57,14 @@ impl PgStorage {
             crate::storage::spends::SpendQueue::start(std::sync::Arc::new(spends::PgSpender {
                 pool: pool.clone(),
             }));
-        Ok(PgStorage { pool, spends })
+        let key_inserts = crate::storage::key_inserts::KeyInsertQueue::start(std::sync::Arc::new(
+            keys::PgInserter { pool: pool.clone() },
+        ));
+        Ok(PgStorage {
+            pool,
+            spends,
+            key_inserts,
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::SqliteStorage;
 use crate::storage::audit;
+use crate::storage::key_inserts::GroupInserter;
 use crate::storage::keys::StoredKey;
 use crate::storage::{
     AuditRecord, ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRow, KeyStore, NewKey,
@@ -51,14 +52,13 @@ pub(super) use {refill_due, refilled_remaining};
 
 #[async_trait]
 impl KeyStore for SqliteStorage {
+    /// A key without roles waits to be committed with the others that
+    /// arrive meanwhile (see `key_inserts.rs`).
     async fn insert_key(&self, key: &NewKey<'_>, audit: &AuditRecord) -> Result<InsertKey> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let inserted = insert_key_with_roles(&mut tx, key).await?;
-        if inserted == InsertKey::Inserted {
-            audit::record(&mut tx, audit).await?;
-            tx.commit().await?;
+        if key.roles.is_empty() {
+            return self.key_inserts.insert(key, audit).await;
         }
-        Ok(inserted)
+        insert_key_alone(&self.writer, key, audit).await
     }
 
     async fn import_keys(&self, keys: &[NewKey<'_>], audits: &[AuditRecord]) -> Result<ImportKeys> {
@@ -288,12 +288,50 @@ impl KeyStore for SqliteStorage {
     }
 }
 
+/// Group commit of new keys through the one writer.
+pub(super) struct SqliteInserter {
+    pub(super) writer: sqlx::SqlitePool,
+}
+
+#[async_trait]
+impl GroupInserter for SqliteInserter {
+    async fn insert_all(&self, keys: &[NewKey<'_>], records: &[AuditRecord]) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        crate::storage::keys::insert_keys_query::<Sqlite>(keys)
+            .build()
+            .execute(&mut *tx)
+            .await?;
+        audit::record_all(&mut tx, records).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_one(&self, key: &NewKey<'_>, record: &AuditRecord) -> Result<InsertKey> {
+        insert_key_alone(&self.writer, key, record).await
+    }
+}
+
+/// Inserts a key with its roles and its record, in a transaction of its own.
+async fn insert_key_alone(
+    writer: &sqlx::SqlitePool,
+    key: &NewKey<'_>,
+    record: &AuditRecord,
+) -> Result<InsertKey> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let inserted = insert_key_with_roles(&mut tx, key).await?;
+    if inserted == InsertKey::Inserted {
+        audit::record(&mut tx, record).await?;
+        tx.commit().await?;
+    }
+    Ok(inserted)
+}
+
 /// The key's own row; its roles are separate rows.
 async fn insert_key_row<'e>(
     executor: impl sqlx::Executor<'e, Database = Sqlite>,
     key: &NewKey<'_>,
 ) -> Result<()> {
-    crate::storage::keys::insert_key_query::<Sqlite>(key)
+    crate::storage::keys::insert_keys_query::<Sqlite>(std::slice::from_ref(key))
         .build()
         .execute(executor)
         .await?;

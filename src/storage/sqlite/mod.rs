@@ -46,6 +46,7 @@ pub struct SqliteStorage {
     writer: SqlitePool,
     checkpointer: SqlitePool,
     spends: crate::storage::spends::SpendQueue,
+    key_inserts: crate::storage::key_inserts::KeyInsertQueue,
     key_lookup: std::sync::Arc<key_lookup::KeyLookup>,
     /// Set when the database file is readable by others than its owner.
     permission_warning: Option<std::sync::Arc<str>>,
@@ -101,12 +102,18 @@ impl SqliteStorage {
             crate::storage::spends::SpendQueue::start(std::sync::Arc::new(spends::SqliteSpender {
                 writer: writer.clone(),
             }));
+        let key_inserts = crate::storage::key_inserts::KeyInsertQueue::start(std::sync::Arc::new(
+            keys::SqliteInserter {
+                writer: writer.clone(),
+            },
+        ));
         let key_lookup = key_lookup::KeyLookup::open(options.get_filename().to_path_buf())?;
         Ok(SqliteStorage {
             pool,
             writer,
             checkpointer,
             spends,
+            key_inserts,
             key_lookup: std::sync::Arc::new(key_lookup),
             permission_warning: permission_warning.map(Into::into),
         })
