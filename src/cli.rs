@@ -62,6 +62,12 @@ pub enum Command {
     /// Fill a database for bench/run: bootstrap, an api and N keys.
     #[command(hide = true)]
     BenchSeed(BenchSeedArgs),
+    /// bench/run's floor row: a bare hyper server answering a fixed 200.
+    #[command(hide = true)]
+    BenchFloor {
+        #[arg(long)]
+        bind: SocketAddr,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -397,6 +403,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let clock = SystemClock;
     match cli.command {
         Command::Serve(args) => serve(cli.database_url, args).await,
+        Command::BenchFloor { bind } => crate::bench_floor::serve(bind).await,
         command => {
             let storage = Storage::open(&cli.database_url).await?;
             let result = admin_command(&storage, clock.now_ms(), command).await;
@@ -455,7 +462,9 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
 
 async fn admin_command(storage: &Storage, now_ms: i64, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(_) => unreachable!("serve is handled by run"),
+        Command::Serve(_) | Command::BenchFloor { .. } => {
+            unreachable!("serve and bench-floor are handled by run")
+        }
         Command::Workspace(command) => workspace_command(storage, now_ms, command).await,
         Command::RootKey(command) => root_key_command(storage, now_ms, command).await,
         Command::Role(command) => role_command(storage, now_ms, command).await,

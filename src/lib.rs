@@ -14,6 +14,7 @@
 //! Data flows one way: handler → domain → storage.
 
 pub mod api;
+pub mod bench_floor;
 pub mod cli;
 pub mod domain;
 pub mod metrics;
