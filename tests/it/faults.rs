@@ -256,7 +256,10 @@ fn silent_and_half_sent_connections_are_closed_and_never_starve_others() {
         .expect("write");
     let (answer, took) = read_until_closed(&mut half_body, Instant::now());
     // The answer first: when the timing fails, it tells why.
-    assert!(answer.starts_with("HTTP/1.1 408"), "after {took:?}: {answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "after {took:?}: {answer}"
+    );
     within("a connection that stops in its body", took, 1.0);
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
     let error: Value = serde_json::from_str(body).expect("an error body in Unkey's shape");
