@@ -11,7 +11,7 @@ async fn readyz(http: &reqwest::Client, base_url: &str) -> (u16, Value) {
         .get(format!("{base_url}/readyz"))
         .send()
         .await
-        .expect("answered");
+        .unwrap_or_else(|e| panic!("no answer from {base_url}/readyz: {e}"));
     let status = response.status().as_u16();
     (status, response.json().await.expect("JSON"))
 }
@@ -71,7 +71,11 @@ async fn a_shutdown_turns_readiness_off_before_it_stops_serving() {
         .pool_max_idle_per_host(0)
         .build()
         .expect("client");
-    assert_eq!(readyz(&http, &server.base_url).await.0, 200);
+    assert_eq!(
+        readyz(&http, &server.base_url).await.0,
+        200,
+        "before SIGTERM"
+    );
 
     let started = Instant::now();
     server.terminate();
@@ -111,10 +115,7 @@ async fn a_shutdown_turns_readiness_off_before_it_stops_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_up_is_not_ready_until_migrations_are_done() {
     let database = Database::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = port_no_other_server_takes();
     let base_url = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
@@ -163,4 +164,18 @@ async fn start_up_is_not_ready_until_migrations_are_done() {
         String::from_utf8_lossy(&output.stderr)
     );
     server.terminate();
+}
+
+/// A free port below Linux's ephemeral range (32768 and up), which every
+/// other test server binds from (`127.0.0.1:0`): none of them can take it
+/// between this check and the server's bind.
+fn port_no_other_server_takes() -> u16 {
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |t| t.subsec_nanos() as u64);
+    (0..1000u64)
+        .map(|i| 20_000 + ((seed + i * 7919) % 10_000) as u16)
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port between 20000 and 30000")
 }
