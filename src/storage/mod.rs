@@ -96,17 +96,21 @@ impl From<sqlx::Error> for StorageError {
     /// in the metrics by kind.
     fn from(error: sqlx::Error) -> StorageError {
         let error = StorageError::of_driver(error);
-        let kind = match &error {
-            StorageError::Busy => "busy",
-            StorageError::Unique(_) => "unique_violation",
-            _ => "other",
-        };
-        crate::metrics::STORAGE.database_errors.inc(&[kind]);
+        crate::metrics::STORAGE.database_errors.inc(&[error.kind()]);
         error
     }
 }
 
 impl StorageError {
+    /// The error's kind, as the metrics count it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StorageError::Busy => "busy",
+            StorageError::Unique(_) => "unique_violation",
+            _ => "other",
+        }
+    }
+
     fn of_driver(error: sqlx::Error) -> StorageError {
         match &error {
             sqlx::Error::Database(e) if e.is_unique_violation() => {

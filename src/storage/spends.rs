@@ -126,8 +126,13 @@ impl SpendQueue {
             refill,
             reply,
         };
-        self.requests.send(request).await.map_err(|_| closed())?;
-        crate::metrics::STORAGE.spend_queue_depth.inc();
+        // Counted before it is sent: the task counts it out as it takes it.
+        let depth = &crate::metrics::STORAGE.spend_queue_depth;
+        depth.inc();
+        if self.requests.send(request).await.is_err() {
+            depth.dec();
+            return Err(closed());
+        }
         answer.await.map_err(|_| closed())?
     }
 }

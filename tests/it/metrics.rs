@@ -179,10 +179,12 @@ async fn every_family_counts_what_happened_and_no_label_names_a_key() {
         3.0
     );
     assert!(at(r#"keyward_cache_lookups_total{cache="root_keys",result="hit"}"#) >= 5.0);
+    // The bootstrap access key: looked up once, then from the cache.
     assert_eq!(
-        at(r#"keyward_cache_lookups_total{cache="recent_tokens",result="hit"}"#),
+        at(r#"keyward_cache_lookups_total{cache="access_keys",result="miss"}"#),
         1.0
     );
+    assert!(at(r#"keyward_cache_lookups_total{cache="access_keys",result="hit"}"#) >= 2.0);
     // Tokens by result.
     for (result, count) in [("issued", 1.0), ("reused", 1.0), ("invalid_client", 1.0)] {
         let series = format!(r#"keyward_tokens_total{{result="{result}"}}"#);

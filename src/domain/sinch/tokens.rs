@@ -73,7 +73,7 @@ impl Sinch {
         self.metrics.token(match &issued {
             Ok((_, true)) => "reused",
             Ok((_, false)) => "issued",
-            Err(Error::Unauthenticated { .. } | Error::PermissionDenied(_)) => "invalid_client",
+            Err(Error::Unauthenticated { .. }) => "invalid_client",
             Err(Error::InvalidArgument(_)) => "invalid_request",
             Err(Error::Unsupported(_)) => "unsupported_grant_type",
             Err(_) => "error",
@@ -102,14 +102,12 @@ impl Sinch {
             && recent.iat == iat
             && recent.kid == key.kid
         {
-            self.metrics.recent_token_cache.hit();
             let token = IssuedToken {
                 access_token: recent.token.clone(),
                 expires_in,
             };
             return Ok((token, true));
         }
-        self.metrics.recent_token_cache.miss();
         let access_key_id = caller.access_key_id.clone();
         let claims = Claims {
             iss: self.settings.issuer.clone(),

@@ -40,6 +40,15 @@ pub struct Verification {
 }
 
 impl Denial {
+    pub const ALL: [Denial; 6] = [
+        Denial::NotFound,
+        Denial::Disabled,
+        Denial::Forbidden,
+        Denial::InsufficientPermissions,
+        Denial::RateLimited,
+        Denial::UsageExceeded,
+    ];
+
     /// The code verifyKey answers with.
     pub fn code(self) -> &'static str {
         match self {
@@ -226,5 +235,24 @@ fn cached_key_of(row: VerifiableKeyRow) -> CachedKey {
         environment: row.environment,
         enabled: row.enabled,
         expires_at: row.expires_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Denial;
+
+    #[test]
+    fn the_metrics_count_every_code() {
+        for code in Denial::ALL.map(Denial::code).into_iter().chain(["VALID"]) {
+            assert!(
+                crate::metrics::VERIFICATION_CODES.contains(&code),
+                "{code} is not counted"
+            );
+        }
+        assert_eq!(
+            crate::metrics::VERIFICATION_CODES.len(),
+            Denial::ALL.len() + 1
+        );
     }
 }
