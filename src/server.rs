@@ -92,7 +92,8 @@ pub struct RunningServer {
     pub server: HttpServer<ServerState>,
     /// Serves `GET /metrics`, with `--metrics-bind`.
     pub metrics_server: Option<HttpServer<Arc<Metrics>>>,
-    /// The limiters' sweeper and counts writer, and the change-log watcher.
+    /// The limiters' sweeper and counts writer, the change-log watcher, the
+    /// audit log's pruner and, with a key file, its watcher.
     background: Vec<tokio::task::JoinHandle<()>>,
     log: slog::Logger,
     shutdown_timeout: Duration,

@@ -60,12 +60,12 @@ impl Summary {
             None => self,
         }
     }
+}
 
-    /// A customer's `meta`: only the names of its fields, since its values
-    /// may be anything.
-    pub fn meta(self, field: &str, meta: Option<&Map<String, Value>>) -> Summary {
-        self.set(field, meta.map(|m| m.keys().collect::<Vec<_>>()))
-    }
+/// A customer's `meta` as a summary shows it: the names of its fields only,
+/// since its values may be anything.
+pub fn field_names(meta: &Map<String, Value>) -> Vec<&str> {
+    meta.keys().map(String::as_str).collect()
 }
 
 /// The record of one change.

@@ -67,22 +67,23 @@ impl QueuedKey {
 
     fn new_key(&self) -> NewKey<'_> {
         NewKey {
-            id: &self.id,
-            workspace_id: &self.workspace_id,
-            api_id: &self.api_id,
-            hash: &self.hash,
-            start: &self.start,
             name: self.name.as_deref(),
             owner_id: self.owner_id.as_deref(),
             meta: self.meta.clone(),
             environment: self.environment.as_deref(),
             enabled: self.enabled,
-            created_at: self.created_at,
             expires_at: self.expires_at,
             remaining: self.remaining,
             refill: self.refill,
             ratelimit: self.ratelimit,
-            roles: &[],
+            ..NewKey::plain(
+                &self.id,
+                &self.workspace_id,
+                &self.api_id,
+                &self.hash,
+                &self.start,
+                self.created_at,
+            )
         }
     }
 }
@@ -145,6 +146,100 @@ async fn run(inserter: Arc<dyn GroupInserter>, mut requests: mpsc::Receiver<Inse
             };
             // A caller that went away no longer needs its answer.
             let _ = request.reply.send(inserted);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records how it was called; its group transaction fails on demand.
+    #[derive(Default)]
+    struct Recorder {
+        groups: Mutex<Vec<Vec<String>>>,
+        alone: Mutex<Vec<String>>,
+        fail_groups: bool,
+    }
+
+    #[async_trait]
+    impl GroupInserter for Recorder {
+        async fn insert_all(&self, keys: &[NewKey<'_>], records: &[AuditRecord]) -> Result<()> {
+            assert_eq!(keys.len(), records.len());
+            let ids = keys.iter().map(|k| k.id.to_string()).collect();
+            self.groups.lock().expect("groups").push(ids);
+            if self.fail_groups {
+                return Err(StorageError::Unique("keys.hash".into()));
+            }
+            Ok(())
+        }
+
+        async fn insert_one(&self, key: &NewKey<'_>, _: &AuditRecord) -> Result<InsertKey> {
+            self.alone.lock().expect("alone").push(key.id.to_string());
+            if key.id == "key_7" {
+                return Err(StorageError::Unique("keys.hash".into()));
+            }
+            Ok(InsertKey::Inserted)
+        }
+    }
+
+    fn record(id: &str) -> AuditRecord {
+        AuditRecord {
+            at_ms: 1,
+            actor: "cli".into(),
+            action: "key.create",
+            target: id.into(),
+            workspace_id: None,
+            project_id: None,
+            request_id: None,
+            summary: "{}".into(),
+        }
+    }
+
+    /// Inserts ten keys at once through a queue over `recorder`.
+    async fn insert_ten(recorder: Arc<Recorder>) -> Vec<Result<InsertKey>> {
+        let queue = KeyInsertQueue::start(recorder);
+        let ids: Vec<String> = (0..10).map(|i| format!("key_{i}")).collect();
+        let inserts = ids.iter().map(|id| {
+            let queue = queue.clone();
+            async move {
+                let key = NewKey::plain(id, "ws_1", "api_1", b"hash", "sk_", 1);
+                queue.insert(&key, &record(id)).await
+            }
+        });
+        futures::future::join_all(inserts).await
+    }
+
+    #[tokio::test]
+    async fn keys_waiting_together_are_inserted_in_one_group() {
+        let recorder = Arc::new(Recorder::default());
+        let results = insert_ten(Arc::clone(&recorder)).await;
+        assert!(results.iter().all(|r| matches!(r, Ok(InsertKey::Inserted))));
+        let groups = recorder.groups.lock().expect("groups").clone();
+        assert_eq!(groups.len(), 1, "{groups:?}");
+        assert_eq!(groups[0].len(), 10);
+        assert!(recorder.alone.lock().expect("alone").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_group_is_tried_again_key_by_key() {
+        let recorder = Arc::new(Recorder {
+            fail_groups: true,
+            ..Recorder::default()
+        });
+        let results = insert_ten(Arc::clone(&recorder)).await;
+        assert_eq!(recorder.alone.lock().expect("alone").len(), 10);
+        for (i, result) in results.iter().enumerate() {
+            if i == 7 {
+                assert!(
+                    result
+                        .as_ref()
+                        .is_err_and(StorageError::is_unique_violation)
+                );
+            } else {
+                assert!(matches!(result, Ok(InsertKey::Inserted)), "{i}: {result:?}");
+            }
         }
     }
 }

@@ -366,20 +366,36 @@ async fn pruning_deletes_only_records_past_the_retention() {
     let storage = server.storage();
     let now = server.clock_secs() * 1000;
     let day = 86_400_000;
-    unkey(&server, "/v1/apis.createApi", json!({"name": "kept"})).await;
-    let before = records(&server).await.len();
-    assert!(before >= 5, "bootstrap and createApi: {before}");
+    unkey(&server, "/v1/apis.createApi", json!({"name": "old"})).await;
+    let old = records(&server).await.len();
+    assert!(old >= 5, "bootstrap and createApi: {old}");
+    // 50 days later, one more change.
+    server.clock.advance_ms(50 * day);
+    let kept = unkey(&server, "/v1/apis.createApi", json!({"name": "recent"})).await;
+    let kept_id = kept.body["apiId"].as_str().expect("api").to_string();
 
     let retention = std::time::Duration::from_secs(90 * 86_400);
-    let pruned = keyward::domain::audit::prune(&storage, now, retention)
+    let prune = |at_ms| keyward::domain::audit::prune(&storage, at_ms, retention);
+    assert_eq!(
+        prune(now + 50 * day).await.expect("pruned"),
+        0,
+        "nothing is 90 days old yet"
+    );
+    assert_eq!(
+        prune(now + 91 * day).await.expect("pruned"),
+        old as u64,
+        "the records of the first day"
+    );
+    let left: Vec<(String, String)> = records(&server)
         .await
-        .expect("pruned");
-    assert_eq!(pruned, 0, "nothing is 90 days old yet");
-    let pruned = keyward::domain::audit::prune(&storage, now + 91 * day, retention)
-        .await
-        .expect("pruned");
-    assert_eq!(pruned, before as u64);
-    assert!(records(&server).await.is_empty());
+        .into_iter()
+        .map(|r| (r.action, r.target))
+        .collect();
+    assert_eq!(
+        left,
+        [("api.create".to_string(), kept_id)],
+        "the recent one stays"
+    );
     server.shutdown().await;
 }
 

@@ -37,22 +37,17 @@ impl CreateKey {
         created_at: i64,
     ) -> NewKey<'a> {
         NewKey {
-            id,
-            workspace_id,
-            api_id: &self.api_id,
-            hash,
-            start,
             name: self.name.as_deref(),
             owner_id: self.owner_id.as_deref(),
             meta: self.meta.as_ref().map(meta_json),
             environment: self.environment.as_deref(),
             enabled: self.enabled,
-            created_at,
             expires_at: self.expires,
             remaining: self.remaining,
             refill: self.refill,
             ratelimit: self.ratelimit,
             roles: &self.roles,
+            ..NewKey::plain(id, workspace_id, &self.api_id, hash, start, created_at)
         }
     }
 }
@@ -135,22 +130,17 @@ fn key_not_found(key_id: &str) -> Error {
 }
 
 /// A refill as the audit log shows it.
-fn refill_json(refill: Option<Refill>) -> serde_json::Value {
-    refill.map_or(
-        serde_json::Value::Null,
-        |r| serde_json::json!({"interval": r.interval.as_str(), "amount": r.amount}),
-    )
+fn refill_json(r: Refill) -> serde_json::Value {
+    serde_json::json!({"interval": r.interval.as_str(), "amount": r.amount})
 }
 
 /// A rate limit as the audit log shows it.
-fn ratelimit_json(ratelimit: Option<KeyRatelimit>) -> serde_json::Value {
-    ratelimit.map_or(serde_json::Value::Null, |r| {
-        serde_json::json!({
-            "type": r.kind.as_str(),
-            "limit": r.limit,
-            "refillRate": r.refill_rate,
-            "refillInterval": r.refill_interval,
-        })
+fn ratelimit_json(r: KeyRatelimit) -> serde_json::Value {
+    serde_json::json!({
+        "type": r.kind.as_str(),
+        "limit": r.limit,
+        "refillRate": r.refill_rate,
+        "refillInterval": r.refill_interval,
     })
 }
 
@@ -162,14 +152,11 @@ impl CreateKey {
             .set_some("prefix", self.prefix.as_ref())
             .set_some("name", self.name.as_ref())
             .set_some("ownerId", self.owner_id.as_ref())
-            .set_some(
-                "meta",
-                self.meta.as_ref().map(|m| m.keys().collect::<Vec<_>>()),
-            )
+            .set_some("meta", self.meta.as_ref().map(audit::field_names))
             .set_some("expires", self.expires)
             .set_some("remaining", self.remaining)
-            .set_some("refill", self.refill.map(|r| refill_json(Some(r))))
-            .set_some("ratelimit", self.ratelimit.map(|r| ratelimit_json(Some(r))))
+            .set_some("refill", self.refill.map(refill_json))
+            .set_some("ratelimit", self.ratelimit.map(ratelimit_json))
             .set_some("roles", (!self.roles.is_empty()).then_some(&self.roles))
             .set("enabled", self.enabled)
             .set_some("environment", self.environment.as_ref())
@@ -187,12 +174,12 @@ impl UpdateKey {
                 "meta",
                 self.meta
                     .as_ref()
-                    .map(|m| m.as_ref().map(|m| m.keys().collect::<Vec<_>>())),
+                    .map(|m| m.as_ref().map(audit::field_names)),
             )
             .set_some("expires", self.expires)
             .set_some("remaining", self.remaining)
-            .set_some("refill", self.refill.map(refill_json))
-            .set_some("ratelimit", self.ratelimit.map(ratelimit_json))
+            .set_some("refill", self.refill.map(|r| r.map(refill_json)))
+            .set_some("ratelimit", self.ratelimit.map(|r| r.map(ratelimit_json)))
             .set_some("enabled", self.enabled)
     }
 }

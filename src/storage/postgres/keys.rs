@@ -52,9 +52,7 @@ impl KeyStore for PgStorage {
                 return Ok(ImportKeys::MissingRoles { index, roles });
             }
         }
-        for record in audits {
-            audit::record(&mut tx, record).await?;
-        }
+        audit::record_all(&mut tx, audits).await?;
         tx.commit().await?;
         Ok(ImportKeys::Inserted)
     }
