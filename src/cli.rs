@@ -130,6 +130,10 @@ pub struct ServeArgs {
     /// to its hard limit, less 100].
     #[arg(long, env = "KEYWARD_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: Option<u64>,
+    /// Keys cached for verification at most, filled at start from the
+    /// database; a key past it is read on its verify (about 300 bytes each).
+    #[arg(long, env = "KEYWARD_KEY_CACHE_CAPACITY", default_value_t = crate::domain::unkey::DEFAULT_KEY_CACHE_CAPACITY)]
+    pub key_cache_capacity: usize,
     /// `ratelimits.limit` counters kept at most; past it the oldest go.
     #[arg(long, env = "KEYWARD_MAX_RATELIMIT_ENTRIES", default_value_t = crate::domain::unkey::DEFAULT_MAX_RATELIMIT_ENTRIES)]
     pub max_ratelimit_entries: usize,
@@ -443,6 +447,7 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
             max_connections: args
                 .max_connections
                 .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            key_cache_capacity: args.key_cache_capacity,
             max_ratelimit_entries: args.max_ratelimit_entries,
         },
     };

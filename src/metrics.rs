@@ -226,6 +226,9 @@ pub struct UnkeyMetrics {
     pub root_key_cache: CacheStats,
     pub namespace_cache: CacheStats,
     pub api_cache: CacheStats,
+    /// Keys the key index holds, and whether it is complete (1) or loading.
+    pub key_index_keys: Gauge,
+    pub key_index_complete: Gauge,
 }
 
 impl Default for UnkeyMetrics {
@@ -242,6 +245,8 @@ impl Default for UnkeyMetrics {
             root_key_cache: CacheStats::default(),
             namespace_cache: CacheStats::default(),
             api_cache: CacheStats::default(),
+            key_index_keys: Gauge::default(),
+            key_index_complete: Gauge::default(),
         }
     }
 }
@@ -387,6 +392,16 @@ impl Metrics {
                     ("verified_tokens", sinch.verified_token_cache.clone()),
                 ],
             },
+        );
+        registry.register(
+            "key_index_keys",
+            "Keys in the in-memory index of which keys exist",
+            unkey.key_index_keys.clone(),
+        );
+        registry.register(
+            "key_index_complete",
+            "1 once the key index is loaded: a verify of an unknown key then reads nothing",
+            unkey.key_index_complete.clone(),
         );
         registry.register(
             "counts_flush_duration_seconds",

@@ -51,6 +51,8 @@ pub struct Limits {
     /// At most this many open connections; `None`: the open-file limit less
     /// [`RESERVED_FILES`].
     pub max_connections: Option<usize>,
+    /// How many keys are cached for verification at most.
+    pub key_cache_capacity: usize,
     /// How many `ratelimits.limit` counters are kept at most.
     pub max_ratelimit_entries: usize,
 }
@@ -63,6 +65,7 @@ impl Default for Limits {
             shutdown_timeout: Duration::from_secs(10),
             drain: Duration::ZERO,
             max_connections: None,
+            key_cache_capacity: crate::domain::unkey::DEFAULT_KEY_CACHE_CAPACITY,
             max_ratelimit_entries: crate::domain::unkey::DEFAULT_MAX_RATELIMIT_ENTRIES,
         }
     }
@@ -93,7 +96,7 @@ pub struct RunningServer {
     /// Serves `GET /metrics`, with `--metrics-bind`.
     pub metrics_server: Option<HttpServer<Arc<Metrics>>>,
     /// The limiters' sweeper and counts writer, the change-log watcher, the
-    /// audit log's pruner and, with a key file, its watcher.
+    /// key index's loader, the audit log's pruner and, with a key file, its watcher.
     background: Vec<tokio::task::JoinHandle<()>>,
     log: slog::Logger,
     shutdown_timeout: Duration,
@@ -180,6 +183,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         Unkey::new(
             storage.clone(),
             Arc::clone(&clock),
+            limits.key_cache_capacity,
             limits.max_ratelimit_entries,
             metrics.unkey.clone(),
         )
@@ -226,6 +230,9 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         log.new(slog::o!("component" => "changes")),
     )
     .await?;
+    // After the watcher subscribed: a key created during the load is in it,
+    // or arrives as a change.
+    let index_loader = unkey.spawn_index_loader(log.new(slog::o!("component" => "key-index")));
     let state = ServerState {
         storage,
         unkey,
@@ -269,6 +276,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         background: [
             Some(background),
             Some(watcher),
+            Some(index_loader),
             Some(audit_pruner),
             key_file_watcher,
         ]

@@ -22,6 +22,8 @@ mod clients;
 mod errors;
 #[path = "it/faults.rs"]
 mod faults;
+#[path = "it/key_index.rs"]
+mod key_index;
 #[path = "it/metrics.rs"]
 mod metrics;
 #[path = "it/nodes.rs"]

@@ -63,7 +63,7 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
     }
 
     /// The generation to pass to [`Cache::insert`]; read it before loading.
-    fn generation(&self) -> u64 {
+    pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
 
@@ -71,7 +71,7 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
     /// invalidation came since. The check comes after the insert: an
     /// invalidation either removes the entry itself or has already bumped the
     /// generation, which the check then sees.
-    fn insert(&self, key: K, value: Arc<V>, generation: u64) {
+    pub fn insert(&self, key: K, value: Arc<V>, generation: u64) {
         if self.generation.load(Ordering::SeqCst) != generation {
             return;
         }
@@ -79,6 +79,12 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         if self.generation.load(Ordering::SeqCst) != generation {
             self.entries.remove(&key);
         }
+    }
+
+    /// Whether the cache holds fewer than `capacity` entries: room to fill
+    /// ahead of use without evicting what is there.
+    pub fn has_room(&self) -> bool {
+        self.entries.len() < self.entries.capacity() as usize
     }
 
     /// Drops everything, and keeps loads already under way from caching.

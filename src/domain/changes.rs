@@ -3,7 +3,8 @@
 //! delivers their changes (see [`crate::storage::ChangeFeed`]); this drops
 //! what they made stale. A change made through this process's own API is
 //! dropped at once, before its answer; this is for the others, which see it
-//! within 100 ms.
+//! within 100 ms. A reader that must know of every change committed before
+//! a moment asks for a sync round (see [`crate::storage::SyncRequests`]).
 
 use crate::domain::clock::Clock;
 use crate::domain::sinch::Sinch;
@@ -26,15 +27,19 @@ pub async fn spawn_watcher(
     log: slog::Logger,
 ) -> crate::storage::Result<tokio::task::JoinHandle<()>> {
     let mut feed = storage.change_feed().await?;
+    let sync = unkey.change_sync();
     Ok(tokio::spawn(async move {
         let mut pruned = tokio::time::Instant::now();
         loop {
-            match feed.next().await {
+            match feed.next(&sync).await {
                 Ok(batch) => {
                     if let Err(e) = apply(&unkey, &sinch, &batch).await {
                         slog::warn!(log, "applying changes failed; dropping every cache"; "error" => %e);
                         let _ = unkey.forget_everything().await;
                         let _ = sinch.forget_everything().await;
+                    }
+                    if let Some(round) = batch.synced {
+                        sync.applied(round);
                     }
                 }
                 Err(e) => {

@@ -4,6 +4,7 @@
 
 use super::Result;
 use async_trait::async_trait;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A change that makes some cached copy stale.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,14 +32,71 @@ pub struct ChangeBatch {
     /// Changes were lost before this reader saw them (pruned, or sent while
     /// it was disconnected): it must drop everything it cached.
     pub missed: bool,
+    /// The [`SyncRequests`] round this batch completes, if it answers one:
+    /// it holds every change committed before that round began.
+    pub synced: Option<u64>,
+}
+
+/// How a reader learns that every change committed before a moment has
+/// reached it: it asks the feed to read at once, and waits for the round
+/// that began after it asked. Requests made while a read is under way share
+/// the next one.
+#[derive(Debug)]
+pub struct SyncRequests {
+    wanted: tokio::sync::Notify,
+    /// Rounds begun.
+    begun: AtomicU64,
+    /// The latest round whose changes are applied.
+    applied: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for SyncRequests {
+    fn default() -> SyncRequests {
+        SyncRequests {
+            wanted: tokio::sync::Notify::new(),
+            begun: AtomicU64::new(0),
+            applied: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+impl SyncRequests {
+    /// Returns once every change committed before this call is applied.
+    pub async fn caught_up(&self) {
+        // A round numbered above the ones begun now begins after this call.
+        let round = self.begun.load(Ordering::SeqCst) + 1;
+        let mut applied = self.applied.subscribe();
+        self.wanted.notify_one();
+        // The sender lives in `self`: this cannot fail.
+        let _ = applied.wait_for(|&applied| applied >= round).await;
+    }
+
+    /// For a feed: waits for a request, and numbers the round whose read
+    /// follows. Cancel-safe.
+    pub async fn wanted(&self) -> u64 {
+        self.wanted.notified().await;
+        self.begun.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// For the feed's reader: `round`'s changes are applied.
+    pub fn applied(&self, round: u64) {
+        self.applied.send_if_modified(|applied| {
+            let newer = round > *applied;
+            if newer {
+                *applied = round;
+            }
+            newer
+        });
+    }
 }
 
 /// The changes other processes make, as they come: each backend delivers
 /// them its own way (SQLite: a table polled every 50 ms).
 #[async_trait]
 pub trait ChangeFeed: Send {
-    /// Waits for the next changes.
-    async fn next(&mut self) -> Result<ChangeBatch>;
+    /// Waits for the next changes. When `sync` wants a round, reads at once
+    /// every change committed before, and answers with the round.
+    async fn next(&mut self, sync: &SyncRequests) -> Result<ChangeBatch>;
 }
 
 #[async_trait]

@@ -447,6 +447,14 @@ pub trait KeyStore {
     /// A live key by the hash of its secret: the verify path's one read.
     async fn find_key_by_hash(&self, hash: &[u8]) -> Result<Option<VerifiableKeyRow>>;
 
+    /// Up to `limit` live keys whose hash sorts after `after`, in hash
+    /// order, each with its hash: pages of every key, for the key index.
+    async fn live_keys_after(
+        &self,
+        after: &[u8],
+        limit: u32,
+    ) -> Result<Vec<(Vec<u8>, VerifiableKeyRow)>>;
+
     /// Applies a patch to a live key. Returns false when there is no such key.
     async fn update_key(
         &self,

@@ -32,7 +32,7 @@ pub use admin::{
 };
 pub use apis::{ApiRow, ApiStore};
 pub use audit::{AuditQuery, AuditRecord, AuditRow, AuditStore};
-pub use changes::{Change, ChangeBatch, ChangeFeed, ChangeStore};
+pub use changes::{Change, ChangeBatch, ChangeFeed, ChangeStore, SyncRequests};
 pub use keys::{
     ImportKeys, InsertKey, KeyPage, KeyPatch, KeyRatelimit, KeyRow, KeyStore, NewKey,
     RatelimitKind, Refill, RefillBoundaries, RefillInterval, RemainingChange, Spend,

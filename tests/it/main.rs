@@ -14,6 +14,7 @@ mod coverage;
 mod errors;
 mod faults;
 mod generated;
+mod key_index;
 mod metrics;
 mod processes;
 mod readiness;

@@ -47,6 +47,8 @@ async fn token(server: &TestServer, secret: &str) -> u16 {
 async fn every_family_counts_what_happened_and_no_label_names_a_key() {
     let owned = TestServer::start().await;
     let server = &owned;
+    // Loaded, the index answers the unknown key below without a cache lookup.
+    server.key_index_loaded().await;
     let before = server.scrape().await;
 
     let api_id = unkey(
@@ -169,11 +171,13 @@ async fn every_family_counts_what_happened_and_no_label_names_a_key() {
         );
         assert_eq!(at(&series), count, "{series}");
     }
-    // Caches: every verify after a key's first is a hit.
+    // Caches: every verify after a key's first is a hit; the unknown key
+    // is refused by the key index, before the cache.
     assert_eq!(
         at(r#"keyward_cache_lookups_total{cache="keys",result="miss"}"#),
-        4.0
+        3.0
     );
+    assert_eq!(at("keyward_key_index_complete"), 1.0);
     assert_eq!(
         at(r#"keyward_cache_lookups_total{cache="keys",result="hit"}"#),
         3.0

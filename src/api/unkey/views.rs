@@ -218,7 +218,7 @@ pub fn verification(v: Verification, request_id: &RequestId) -> types::V1KeysVer
             .denial
             .map_or(types::V1KeysVerifyKeyResponseCode::Valid, code),
         request_id: request_id.to_string(),
-        key_id: v.key.as_ref().map(|k| k.id.clone()),
+        key_id: v.key.as_ref().map(|k| k.id.to_string()),
         remaining: v.remaining,
         ratelimit,
         name: None,
@@ -230,13 +230,14 @@ pub fn verification(v: Verification, request_id: &RequestId) -> types::V1KeysVer
         environment: None,
     };
     if let (None, Some(key)) = (v.denial, &v.key) {
-        response.name = key.name.clone();
-        response.owner_id = key.owner_id.clone();
-        response.meta = key.meta.clone().unwrap_or_default();
+        let details = key.details();
+        response.name = details.name.clone();
+        response.owner_id = details.owner_id.clone();
+        response.meta = details.meta.clone().unwrap_or_default();
         response.expires = key.expires_at;
         response.enabled = Some(key.enabled);
-        response.permissions = key.permissions.clone();
-        response.environment = key.environment.clone();
+        response.permissions = key.permissions.to_vec();
+        response.environment = details.environment.clone();
     }
     response
 }

@@ -239,13 +239,17 @@ impl Unkey {
             Scope::Workspace(&root.workspace_id),
             request.summary().set("byteLength", request.byte_length),
         );
+        let hash = secrets::hash(&key);
+        // Before the insert: the index may hold a key that does not exist,
+        // never miss one that does.
+        self.index.add(&hash);
         let inserted = self
             .storage
             .insert_key(
                 &request.new_key(
                     &key_id,
                     &root.workspace_id,
-                    &secrets::hash(&key),
+                    &hash,
                     &secrets::key_start(&key),
                     now,
                 ),
@@ -325,6 +329,7 @@ impl Unkey {
                 )
             })
             .collect();
+        self.index.add_all(&hashes);
         let imported = match self.storage.import_keys(&keys, &records).await {
             // Another writer inserted one of these hashes after the check.
             Err(e) if e.is_unique_violation() => {

@@ -10,6 +10,7 @@ pub mod apis;
 pub mod auth;
 pub mod error;
 pub mod key_cache;
+pub mod key_index;
 pub mod keys;
 pub mod permissions;
 pub mod ratelimit;
@@ -27,8 +28,10 @@ use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-/// How many keys the verify cache holds at most.
-const KEY_CACHE_CAPACITY: usize = 200_000;
+/// How many keys the verify cache holds at most, unless configured.
+pub const DEFAULT_KEY_CACHE_CAPACITY: usize = 1_000_000;
+/// Keys per page when the key index loads.
+const INDEX_PAGE: u32 = 10_000;
 const ROOT_KEY_CACHE_CAPACITY: usize = 10_000;
 const NAMESPACE_CACHE_CAPACITY: usize = 10_000;
 const API_CACHE_CAPACITY: usize = 10_000;
@@ -49,6 +52,11 @@ pub struct Unkey {
     storage: Storage,
     clock: Arc<dyn Clock>,
     cache: key_cache::KeyCache,
+    /// Which keys exist; see [`key_index`].
+    index: key_index::KeyIndex,
+    /// Rounds of the change watcher: a key that the index does not know
+    /// may have been created through another process a moment ago.
+    change_sync: Arc<crate::storage::SyncRequests>,
     buckets: ratelimit::TokenBuckets,
     windows: ratelimit::FixedWindows,
     counts: analytics::VerificationCounts,
@@ -77,18 +85,22 @@ impl std::fmt::Debug for Unkey {
 }
 
 impl Unkey {
+    /// `key_cache_capacity` caps the keys cached for verification;
     /// `max_ratelimit_entries` caps the limiters' state (see
     /// [`ratelimit::FixedWindows::new`]).
     pub async fn new(
         storage: Storage,
         clock: Arc<dyn Clock>,
+        key_cache_capacity: usize,
         max_ratelimit_entries: usize,
         metrics: UnkeyMetrics,
     ) -> Result<Unkey> {
         let unkey = Unkey {
             storage,
             clock,
-            cache: key_cache::KeyCache::new(KEY_CACHE_CAPACITY, metrics.key_cache.clone()),
+            cache: key_cache::KeyCache::new(key_cache_capacity, metrics.key_cache.clone()),
+            index: key_index::KeyIndex::default(),
+            change_sync: Arc::default(),
             buckets: ratelimit::TokenBuckets::new(max_ratelimit_entries),
             windows: ratelimit::FixedWindows::new(max_ratelimit_entries),
             counts: analytics::VerificationCounts::default(),
@@ -128,6 +140,7 @@ impl Unkey {
                     slog::warn!(log, "verification counts dropped: too many pending while the database could not take them";
                         "dropped" => dropped);
                 }
+                unkey.report_index_size();
                 let now = unkey.clock.now_ms();
                 unkey.buckets.sweep(now);
                 unkey.windows.sweep(now);
@@ -139,6 +152,92 @@ impl Unkey {
                 }
             }
         })
+    }
+
+    /// Loads the key index, and the key cache while it has room, from every
+    /// live key; again after each reset of the index. Start it after the
+    /// change feed is subscribed (see [`key_index`]).
+    pub fn spawn_index_loader(self: &Arc<Self>, log: slog::Logger) -> tokio::task::JoinHandle<()> {
+        let unkey = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                let started = std::time::Instant::now();
+                match unkey.load_index().await {
+                    Ok(true) => {
+                        let keys = unkey.report_index_size();
+                        slog::info!(log, "key index loaded"; "keys" => keys,
+                            "ms" => started.elapsed().as_millis());
+                        unkey.index.reset_wanted().await;
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        slog::warn!(log, "loading the key index failed; will retry"; "error" => %e);
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        })
+    }
+
+    /// The change watcher's sync rounds (see [`crate::domain::changes`]).
+    pub fn change_sync(&self) -> Arc<crate::storage::SyncRequests> {
+        Arc::clone(&self.change_sync)
+    }
+
+    /// How many keys the key index holds, and whether it is complete.
+    pub fn key_index_size(&self) -> (usize, bool) {
+        self.index.size()
+    }
+
+    /// Sets the key index's gauges; returns how many keys it holds.
+    fn report_index_size(&self) -> usize {
+        let (keys, complete) = self.index.size();
+        self.metrics
+            .key_index_keys
+            .set(i64::try_from(keys).unwrap_or(i64::MAX));
+        self.metrics.key_index_complete.set(i64::from(complete));
+        keys
+    }
+
+    /// One load of the index: false when it did not complete (a reset came
+    /// meanwhile, or there are more keys than it takes).
+    async fn load_index(&self) -> Result<bool> {
+        let load = self.index.current_load();
+        let mut after = Vec::new();
+        let mut interner = key_cache::Interner::default();
+        loop {
+            let generation = self.cache.generation();
+            let page = self.storage.live_keys_after(&after, INDEX_PAGE).await?;
+            self.index.add_all(
+                page.iter()
+                    .filter_map(|(hash, _)| hash.as_slice().try_into().ok()),
+            );
+            let full_page = page.len() == INDEX_PAGE as usize;
+            if let Some((last, _)) = page.last() {
+                after.clone_from(last);
+            }
+            for (hash, row) in page {
+                if !self.cache.has_room() {
+                    break;
+                }
+                if let Some(hash) = key_cache::hash_key(&hash) {
+                    self.cache.insert(
+                        hash,
+                        Arc::new(key_cache::CachedKey::of_row(row, &mut interner)),
+                        generation,
+                    );
+                }
+            }
+            if self.index.current_load() != load {
+                return Ok(false);
+            }
+            if self.index.size().0 > key_index::MAX_INDEXED_KEYS {
+                return Ok(false);
+            }
+            if !full_page {
+                return Ok(self.index.complete(load));
+            }
+        }
     }
 
     /// Writes out what is pending: verification counts, and when root keys
@@ -162,7 +261,11 @@ impl Unkey {
     /// Drops what a change made stale (see [`crate::domain::changes`]).
     pub async fn apply_change(&self, change: &Change) -> Result<()> {
         match change {
-            Change::Key(hash) => self.cache.invalidate([*hash]),
+            Change::Key(hash) => {
+                // A creation, too: the key may exist now.
+                self.index.add(hash);
+                self.cache.invalidate([*hash]);
+            }
             Change::AllKeys => self.cache.clear(),
             Change::RootKey(hash) => self.root_keys.invalidate([*hash]),
             Change::Api(id) => self.apis.invalidate([id.clone()]),
@@ -175,6 +278,7 @@ impl Unkey {
     /// Drops every cached key and root key, and re-reads disabled
     /// workspaces: for a process that missed changes.
     pub async fn forget_everything(&self) -> Result<()> {
+        self.index.reset();
         self.cache.clear();
         self.root_keys.clear();
         self.apis.clear();
@@ -246,7 +350,7 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("k.db").display());
         let storage = Storage::open(&url).await.expect("storage");
         let clock = Arc::new(crate::domain::clock::ManualClock::new(0));
-        let unkey = Unkey::new(storage.clone(), clock, 100, UnkeyMetrics::default())
+        let unkey = Unkey::new(storage.clone(), clock, 100, 100, UnkeyMetrics::default())
             .await
             .expect("unkey");
         assert!(matches!(unkey.workspace_disabled("ws_1"), Ok(false)));

@@ -7,13 +7,17 @@
 //! disabled → api mismatch → permissions → per-key ratelimit → remaining.
 
 use super::analytics::Outcome;
-use super::key_cache::CachedKey;
+use super::key_cache::{CachedKey, Interner};
 use super::permissions::Query;
 use super::ratelimit::{self, Decision};
 use super::{Error, Result, Unkey};
 use crate::domain::secrets;
-use crate::storage::{BucketRow, KeyRatelimit, RatelimitKind, Spend, VerifiableKeyRow};
+use crate::storage::{BucketRow, KeyRatelimit, RatelimitKind, Spend};
 use std::sync::Arc;
+
+/// How long a verify of a key the index does not know waits for the change
+/// feed before it reads storage instead.
+const CHANGE_SYNC_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Why a key did not verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +115,7 @@ impl Unkey {
         if !cached.enabled {
             return Ok(Verification::denied(Some(cached), Denial::Disabled));
         }
-        if api_id.is_some_and(|api_id| api_id != cached.api_id) {
+        if api_id.is_some_and(|api_id| api_id != &*cached.api_id) {
             return Ok(Verification::denied(Some(cached), Denial::Forbidden));
         }
         if let Some(query) = permissions {
@@ -126,7 +130,7 @@ impl Unkey {
             }
         }
 
-        let ratelimit = match cached.ratelimit {
+        let ratelimit = match cached.ratelimit.as_deref().copied() {
             Some(config) => {
                 let decision = self.take_tokens(&cached.id, config, cost, now).await?;
                 self.metrics.ratelimit_decided("key", decision.allowed);
@@ -204,37 +208,32 @@ impl Unkey {
     }
 
     /// The key with this secret, from the cache or else from storage.
+    /// Whether the index still does not know `hash` once every change
+    /// committed before this request has reached it: a key created through
+    /// another process verifies here as soon as its createKey answered. The
+    /// requests waiting together share one read of the change feed. If the
+    /// feed does not answer in time, storage decides.
+    async fn no_key_created_elsewhere(&self, hash: &[u8; 32]) -> bool {
+        let caught_up = self.change_sync.caught_up();
+        tokio::time::timeout(CHANGE_SYNC_WAIT, caught_up)
+            .await
+            .is_ok()
+            && !self.index.may_exist(hash)
+    }
+
     async fn cached_key(&self, key: &str) -> Result<Option<Arc<CachedKey>>> {
         let hash = secrets::hash(key);
+        if !self.index.may_exist(&hash) && self.no_key_created_elsewhere(&hash).await {
+            return Ok(None);
+        }
         let load = async {
             Ok(self
                 .storage
                 .find_key_by_hash(&hash)
                 .await?
-                .map(cached_key_of))
+                .map(|row| CachedKey::of_row(row, &mut Interner::default())))
         };
         self.cache.get_or_load(&hash, load).await
-    }
-}
-
-fn cached_key_of(row: VerifiableKeyRow) -> CachedKey {
-    let ratelimit = row.ratelimit;
-    CachedKey {
-        meta: row
-            .meta
-            .as_deref()
-            .and_then(|m| serde_json::from_str(m).ok()),
-        permissions: row.effective_permissions,
-        limited: row.limited,
-        ratelimit,
-        id: row.id,
-        workspace_id: row.workspace_id,
-        api_id: row.api_id,
-        name: row.name,
-        owner_id: row.owner_id,
-        environment: row.environment,
-        enabled: row.enabled,
-        expires_at: row.expires_at,
     }
 }
 

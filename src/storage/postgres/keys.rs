@@ -9,7 +9,26 @@ use crate::storage::{
     RefillBoundaries, RemainingChange, Result, Spend, VerifiableKeyRow,
 };
 use async_trait::async_trait;
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, QueryBuilder, Row};
+
+/// What verification reads of a key, from `keys k`: the columns that
+/// [`verifiable_key`] maps.
+macro_rules! verifiable_columns {
+    () => {
+        "SELECT k.id, k.workspace_id, k.api_id, k.name, k.owner_id, k.meta, k.environment,
+                k.enabled, k.expires_at, k.remaining IS NOT NULL, k.ratelimit_type,
+                k.ratelimit_limit, k.ratelimit_refill_rate, k.ratelimit_refill_interval,
+                COALESCE((SELECT json_agg(name ORDER BY name) FROM (
+                    SELECT p.name FROM key_permissions kp JOIN permissions p ON p.id = kp.permission_id
+                     WHERE kp.key_id = k.id
+                    UNION
+                    SELECT p.name FROM key_roles kr
+                      JOIN role_permissions rp ON rp.role_id = kr.role_id
+                      JOIN permissions p ON p.id = rp.permission_id
+                     WHERE kr.key_id = k.id) AS effective)::text, '[]')"
+    };
+}
 
 /// The columns of a key, as every read returns them; `roles` and
 /// `permissions` as JSON arrays of names, as `StoredKey` reads them.
@@ -93,53 +112,34 @@ impl KeyStore for PgStorage {
     }
 
     async fn find_key_by_hash(&self, hash: &[u8]) -> Result<Option<VerifiableKeyRow>> {
-        let row: Option<(
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            bool,
-            Option<i64>,
-            bool,
-            Option<String>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            String,
-        )> = sqlx::query_as(
-            "SELECT k.id, k.workspace_id, k.api_id, k.name, k.owner_id, k.meta, k.environment,
-                    k.enabled, k.expires_at, k.remaining IS NOT NULL, k.ratelimit_type,
-                    k.ratelimit_limit, k.ratelimit_refill_rate, k.ratelimit_refill_interval,
-                    COALESCE((SELECT json_agg(name ORDER BY name) FROM (
-                        SELECT p.name FROM key_permissions kp JOIN permissions p ON p.id = kp.permission_id
-                         WHERE kp.key_id = k.id
-                        UNION
-                        SELECT p.name FROM key_roles kr
-                          JOIN role_permissions rp ON rp.role_id = kr.role_id
-                          JOIN permissions p ON p.id = rp.permission_id
-                         WHERE kr.key_id = k.id) AS effective)::text, '[]')
-               FROM keys k WHERE k.hash = $1 AND k.deleted_at IS NULL",
-        )
+        let row = sqlx::query(concat!(
+            verifiable_columns!(),
+            " FROM keys k WHERE k.hash = $1 AND k.deleted_at IS NULL"
+        ))
         .bind(hash)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| VerifiableKeyRow {
-            id: r.0,
-            workspace_id: r.1,
-            api_id: r.2,
-            name: r.3,
-            owner_id: r.4,
-            meta: r.5,
-            environment: r.6,
-            enabled: r.7,
-            expires_at: r.8,
-            limited: r.9,
-            ratelimit: ratelimit_of(r.10.as_deref(), r.11, r.12, r.13),
-            effective_permissions: names(&r.14),
-        }))
+        Ok(row.as_ref().map(verifiable_key).transpose()?)
+    }
+
+    async fn live_keys_after(
+        &self,
+        after: &[u8],
+        limit: u32,
+    ) -> Result<Vec<(Vec<u8>, VerifiableKeyRow)>> {
+        let rows = sqlx::query(concat!(
+            verifiable_columns!(),
+            ", k.hash FROM keys k WHERE k.hash > $1 AND k.deleted_at IS NULL ORDER BY k.hash LIMIT $2"
+        ))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let page = rows
+            .iter()
+            .map(|row| Ok((row.try_get(15)?, verifiable_key(row)?)))
+            .collect::<std::result::Result<_, sqlx::Error>>()?;
+        Ok(page)
     }
 
     async fn update_key(
@@ -379,4 +379,26 @@ async fn insert_key_with_roles(
         .await?;
     }
     Ok(InsertKey::Inserted)
+}
+
+fn verifiable_key(row: &PgRow) -> std::result::Result<VerifiableKeyRow, sqlx::Error> {
+    Ok(VerifiableKeyRow {
+        id: row.try_get(0)?,
+        workspace_id: row.try_get(1)?,
+        api_id: row.try_get(2)?,
+        name: row.try_get(3)?,
+        owner_id: row.try_get(4)?,
+        meta: row.try_get(5)?,
+        environment: row.try_get(6)?,
+        enabled: row.try_get(7)?,
+        expires_at: row.try_get(8)?,
+        limited: row.try_get(9)?,
+        ratelimit: ratelimit_of(
+            row.try_get::<Option<String>, _>(10)?.as_deref(),
+            row.try_get(11)?,
+            row.try_get(12)?,
+            row.try_get(13)?,
+        ),
+        effective_permissions: names(&row.try_get::<String, _>(14)?),
+    })
 }

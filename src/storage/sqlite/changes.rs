@@ -2,7 +2,9 @@
 //! write the rows; every process polls them.
 
 use super::SqliteStorage;
-use crate::storage::{ChangeBatch, ChangeFeed, ChangeStore, Result, changes::change_of};
+use crate::storage::{
+    ChangeBatch, ChangeFeed, ChangeStore, Result, SyncRequests, changes::change_of,
+};
 use async_trait::async_trait;
 use sqlx::SqlitePool;
 use std::time::Duration;
@@ -48,7 +50,27 @@ struct PolledLog {
 
 #[async_trait]
 impl ChangeFeed for PolledLog {
-    async fn next(&mut self) -> Result<ChangeBatch> {
+    async fn next(&mut self, sync: &SyncRequests) -> Result<ChangeBatch> {
+        loop {
+            let synced = tokio::select! {
+                round = sync.wanted() => Some(round),
+                _ = self.tick.tick() => None,
+            };
+            let batch = self.read(synced).await?;
+            if synced.is_some() || batch.missed || !batch.changes.is_empty() {
+                return Ok(batch);
+            }
+        }
+    }
+}
+
+impl PolledLog {
+    /// Every row after the last one seen.
+    async fn read(&mut self, synced: Option<u64>) -> Result<ChangeBatch> {
+        let mut batch = ChangeBatch {
+            synced,
+            ..ChangeBatch::default()
+        };
         loop {
             let rows: Vec<(i64, String, String)> = sqlx::query_as(
                 "SELECT id, kind, entity FROM changes WHERE id > ? ORDER BY id LIMIT ?",
@@ -58,20 +80,20 @@ impl ChangeFeed for PolledLog {
             .fetch_all(&self.pool)
             .await?;
             let (Some(&(first, _, _)), Some(&(last, _, _))) = (rows.first(), rows.last()) else {
-                self.tick.tick().await;
-                continue;
+                return Ok(batch);
             };
             // Ids are consecutive (one writer at a time, AUTOINCREMENT): a
             // hole after what this reader saw means the log was pruned past it.
-            let missed = self.last > 0 && first != self.last + 1;
+            batch.missed |= self.last > 0 && first != self.last + 1;
             self.last = last;
-            return Ok(ChangeBatch {
-                changes: rows
-                    .into_iter()
-                    .map(|(_, kind, entity)| change_of(&kind, entity))
-                    .collect(),
-                missed,
-            });
+            let full = rows.len() as i64 == BATCH;
+            batch.changes.extend(
+                rows.into_iter()
+                    .map(|(_, kind, entity)| change_of(&kind, entity)),
+            );
+            if !full {
+                return Ok(batch);
+            }
         }
     }
 }

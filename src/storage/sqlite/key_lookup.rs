@@ -15,8 +15,11 @@ use std::sync::Mutex;
 /// Idle connections kept for reuse; more are opened when needed.
 const IDLE_CONNECTIONS: usize = 4;
 
-const FIND_BY_HASH: &str = "
-    SELECT k.id, k.workspace_id, k.api_id, k.name, k.owner_id, k.meta, k.environment,
+/// What verification reads of a key, from `keys k`: the columns that
+/// [`verifiable_key`] maps.
+macro_rules! verifiable_columns {
+    () => {
+        "SELECT k.id, k.workspace_id, k.api_id, k.name, k.owner_id, k.meta, k.environment,
            k.enabled, k.expires_at, k.remaining IS NOT NULL, k.ratelimit_type, k.ratelimit_limit,
            k.ratelimit_refill_rate, k.ratelimit_refill_interval,
            (SELECT json_group_array(name) FROM (
@@ -26,8 +29,20 @@ const FIND_BY_HASH: &str = "
                SELECT p.name FROM key_roles kr
                  JOIN role_permissions rp ON rp.role_id = kr.role_id
                  JOIN permissions p ON p.id = rp.permission_id
-                WHERE kr.key_id = k.id))
-      FROM keys k WHERE k.hash = ?1 AND k.deleted_at IS NULL";
+                WHERE kr.key_id = k.id))"
+    };
+}
+
+const FIND_BY_HASH: &str = concat!(
+    verifiable_columns!(),
+    " FROM keys k WHERE k.hash = ?1 AND k.deleted_at IS NULL"
+);
+
+/// A page of live keys in hash order, for the key index; the hash last.
+const LIVE_KEYS_AFTER: &str = concat!(
+    verifiable_columns!(),
+    ", k.hash FROM keys k WHERE k.hash > ?1 AND k.deleted_at IS NULL ORDER BY k.hash LIMIT ?2"
+);
 
 /// Read-only rusqlite connections to the database file, reused.
 #[derive(Debug)]
@@ -47,46 +62,48 @@ impl KeyLookup {
         // Fail at start, not on the first verify, if the file cannot be read.
         let connection = lookup.connect()?;
         connection.prepare_cached(FIND_BY_HASH)?;
+        connection.prepare_cached(LIVE_KEYS_AFTER)?;
         lookup.put_back(connection);
         Ok(lookup)
     }
 
     pub(super) fn find_by_hash(&self, hash: &[u8]) -> Result<Option<VerifiableKeyRow>> {
+        self.with_connection(|connection| {
+            connection
+                .prepare_cached(FIND_BY_HASH)?
+                .query_row([hash], verifiable_key)
+                .optional()
+        })
+    }
+
+    /// Up to `limit` live keys whose hash sorts after `after`, in hash
+    /// order, each with its hash. A blocking read: call it off the runtime.
+    pub(super) fn live_keys_after(
+        &self,
+        after: &[u8],
+        limit: u32,
+    ) -> Result<Vec<(Vec<u8>, VerifiableKeyRow)>> {
+        self.with_connection(|connection| {
+            connection
+                .prepare_cached(LIVE_KEYS_AFTER)?
+                .query_map(rusqlite::params![after, limit], |row| {
+                    Ok((row.get(15)?, verifiable_key(row)?))
+                })?
+                .collect()
+        })
+    }
+
+    fn with_connection<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T> {
         let connection = match self.idle.lock().map(|mut idle| idle.pop()) {
             Ok(Some(connection)) => connection,
             _ => self.connect()?,
         };
-        let row = connection
-            .prepare_cached(FIND_BY_HASH)
-            .and_then(|mut statement| {
-                statement
-                    .query_row([hash], |row| {
-                        Ok(VerifiableKeyRow {
-                            id: row.get(0)?,
-                            workspace_id: row.get(1)?,
-                            api_id: row.get(2)?,
-                            name: row.get(3)?,
-                            owner_id: row.get(4)?,
-                            meta: row.get(5)?,
-                            environment: row.get(6)?,
-                            enabled: row.get(7)?,
-                            expires_at: row.get(8)?,
-                            limited: row.get(9)?,
-                            ratelimit: crate::storage::keys::ratelimit_of(
-                                row.get::<_, Option<String>>(10)?.as_deref(),
-                                row.get(11)?,
-                                row.get(12)?,
-                                row.get(13)?,
-                            ),
-                            effective_permissions: crate::storage::keys::names(
-                                &row.get::<_, String>(14)?,
-                            ),
-                        })
-                    })
-                    .optional()
-            })?;
+        let read = read(&connection);
         self.put_back(connection);
-        Ok(row)
+        Ok(read?)
     }
 
     /// Closes the idle connections; a lookup after this opens a new one.
@@ -116,4 +133,26 @@ impl KeyLookup {
             idle.push(connection);
         }
     }
+}
+
+fn verifiable_key(row: &rusqlite::Row<'_>) -> rusqlite::Result<VerifiableKeyRow> {
+    Ok(VerifiableKeyRow {
+        id: row.get(0)?,
+        workspace_id: row.get(1)?,
+        api_id: row.get(2)?,
+        name: row.get(3)?,
+        owner_id: row.get(4)?,
+        meta: row.get(5)?,
+        environment: row.get(6)?,
+        enabled: row.get(7)?,
+        expires_at: row.get(8)?,
+        limited: row.get(9)?,
+        ratelimit: crate::storage::keys::ratelimit_of(
+            row.get::<_, Option<String>>(10)?.as_deref(),
+            row.get(11)?,
+            row.get(12)?,
+            row.get(13)?,
+        ),
+        effective_permissions: crate::storage::keys::names(&row.get::<_, String>(14)?),
+    })
 }

@@ -121,6 +121,19 @@ impl KeyStore for SqliteStorage {
         self.key_lookup.find_by_hash(hash)
     }
 
+    /// On a blocking thread: a page is thousands of rows.
+    async fn live_keys_after(
+        &self,
+        after: &[u8],
+        limit: u32,
+    ) -> Result<Vec<(Vec<u8>, VerifiableKeyRow)>> {
+        let lookup = std::sync::Arc::clone(&self.key_lookup);
+        let after = after.to_vec();
+        tokio::task::spawn_blocking(move || lookup.live_keys_after(&after, limit))
+            .await
+            .map_err(|e| crate::storage::StorageError::Unavailable(e.to_string()))?
+    }
+
     /// Applies a patch to a live key. Returns false when there is no such key.
     async fn update_key(
         &self,

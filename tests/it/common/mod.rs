@@ -130,6 +130,19 @@ impl TestServer {
         self.running.as_ref().expect("running").server.app_private()
     }
 
+    /// Waits until the server's key index is loaded: from then on, it
+    /// answers a verify of an unknown key without reading storage.
+    pub async fn key_index_loaded(&self) {
+        let started = std::time::Instant::now();
+        while !self.state().unkey.key_index_size().1 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "the key index did not load"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// The server's metrics, scraped: each series (`name{labels}`) and its
     /// value.
     pub async fn scrape(&self) -> std::collections::BTreeMap<String, f64> {
