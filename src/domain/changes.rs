@@ -38,6 +38,9 @@ pub async fn spawn_watcher(
                         let _ = unkey.forget_everything().await;
                         let _ = sinch.forget_everything().await;
                     }
+                    if let Some(watermark) = batch.watermark {
+                        sync.watermark_applied(watermark);
+                    }
                     if let Some(round) = batch.synced {
                         sync.applied(round);
                     }

@@ -35,6 +35,10 @@ pub struct ChangeBatch {
     /// The [`SyncRequests`] round this batch completes, if it answers one:
     /// it holds every change committed before that round began.
     pub synced: Option<u64>,
+    /// The database's commit watermark (see
+    /// [`ChangeStore::commit_watermark`]) as this batch's read began: it
+    /// holds every change committed before.
+    pub watermark: Option<u64>,
 }
 
 /// How a reader learns that every change committed before a moment has
@@ -46,6 +50,8 @@ pub struct SyncRequests {
     wanted: tokio::sync::Notify,
     /// Rounds begun.
     begun: AtomicU64,
+    /// The watermark of the latest batch applied; `u64::MAX` for none.
+    applied_watermark: AtomicU64,
     /// The latest round whose changes are applied.
     applied: tokio::sync::watch::Sender<u64>,
 }
@@ -55,6 +61,7 @@ impl Default for SyncRequests {
         SyncRequests {
             wanted: tokio::sync::Notify::new(),
             begun: AtomicU64::new(0),
+            applied_watermark: AtomicU64::new(u64::MAX),
             applied: tokio::sync::watch::Sender::new(0),
         }
     }
@@ -76,6 +83,17 @@ impl SyncRequests {
     pub async fn wanted(&self) -> u64 {
         self.wanted.notified().await;
         self.begun.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Whether nothing was committed since the read of the latest batch
+    /// applied began: `watermark` is the database's now.
+    pub fn nothing_committed_since(&self, watermark: Option<u64>) -> bool {
+        watermark.is_some_and(|now| now == self.applied_watermark.load(Ordering::SeqCst))
+    }
+
+    /// For the feed's reader: a batch read from `watermark` on is applied.
+    pub fn watermark_applied(&self, watermark: u64) {
+        self.applied_watermark.store(watermark, Ordering::SeqCst);
     }
 
     /// For the feed's reader: `round`'s changes are applied.
@@ -106,6 +124,13 @@ pub trait ChangeStore {
 
     /// Forgets changes older than `before_ms`, where the backend keeps them.
     async fn prune_changes(&self, before_ms: i64) -> Result<u64>;
+
+    /// A value that changes whenever anyone commits to the database, where
+    /// the backend has a cheap one (SQLite's `data_version`); `None` where
+    /// it has not.
+    fn commit_watermark(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A change from its stored form: a kind and an entity (a hash in hex, or

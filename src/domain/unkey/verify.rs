@@ -210,10 +210,18 @@ impl Unkey {
     /// The key with this secret, from the cache or else from storage.
     /// Whether the index still does not know `hash` once every change
     /// committed before this request has reached it: a key created through
-    /// another process verifies here as soon as its createKey answered. The
-    /// requests waiting together share one read of the change feed. If the
-    /// feed does not answer in time, storage decides.
+    /// another process verifies here as soon as its createKey answered.
+    /// When nothing was committed since the change feed's last read (SQLite
+    /// can tell from memory), it has; otherwise the requests waiting together
+    /// share one read of the feed. If the feed does not answer in time,
+    /// storage decides.
     async fn no_key_created_elsewhere(&self, hash: &[u8; 32]) -> bool {
+        if self
+            .change_sync
+            .nothing_committed_since(self.storage.commit_watermark())
+        {
+            return true;
+        }
         let caught_up = self.change_sync.caught_up();
         tokio::time::timeout(CHANGE_SYNC_WAIT, caught_up)
             .await

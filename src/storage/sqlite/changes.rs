@@ -24,6 +24,7 @@ impl ChangeStore for SqliteStorage {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Ok(Box::new(PolledLog {
             pool: self.pool.clone(),
+            commits: std::sync::Arc::clone(&self.key_lookup),
             last: last.unwrap_or(0),
             tick,
         }))
@@ -39,11 +40,17 @@ impl ChangeStore for SqliteStorage {
         .await?;
         Ok(done.rows_affected())
     }
+
+    fn commit_watermark(&self) -> Option<u64> {
+        self.key_lookup.data_version().ok()
+    }
 }
 
 /// Reads the rows after the last one seen, every [`POLL`].
 struct PolledLog {
     pool: SqlitePool,
+    /// Whose `data_version` marks each read.
+    commits: std::sync::Arc<super::key_lookup::KeyLookup>,
     last: i64,
     tick: tokio::time::Interval,
 }
@@ -51,16 +58,12 @@ struct PolledLog {
 #[async_trait]
 impl ChangeFeed for PolledLog {
     async fn next(&mut self, sync: &SyncRequests) -> Result<ChangeBatch> {
-        loop {
-            let synced = tokio::select! {
-                round = sync.wanted() => Some(round),
-                _ = self.tick.tick() => None,
-            };
-            let batch = self.read(synced).await?;
-            if synced.is_some() || batch.missed || !batch.changes.is_empty() {
-                return Ok(batch);
-            }
-        }
+        // A batch with no changes still moves the watermark on.
+        let synced = tokio::select! {
+            round = sync.wanted() => Some(round),
+            _ = self.tick.tick() => None,
+        };
+        self.read(synced).await
     }
 }
 
@@ -69,6 +72,7 @@ impl PolledLog {
     async fn read(&mut self, synced: Option<u64>) -> Result<ChangeBatch> {
         let mut batch = ChangeBatch {
             synced,
+            watermark: self.commits.data_version().ok(),
             ..ChangeBatch::default()
         };
         loop {

@@ -49,15 +49,21 @@ const LIVE_KEYS_AFTER: &str = concat!(
 pub(super) struct KeyLookup {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Asks `PRAGMA data_version`, which changes whenever another
+    /// connection, of this process or another, has committed: a check of
+    /// shared memory, with no page read.
+    commit_probe: Mutex<Connection>,
 }
 
 impl KeyLookup {
     /// Lookups on the database at `path`, which must exist (sqlx has
     /// created and migrated it).
     pub(super) fn open(path: PathBuf) -> Result<KeyLookup> {
+        let commit_probe = Mutex::new(connect(&path)?);
         let lookup = KeyLookup {
             path,
             idle: Mutex::new(Vec::new()),
+            commit_probe,
         };
         // Fail at start, not on the first verify, if the file cannot be read.
         let connection = lookup.connect()?;
@@ -113,17 +119,19 @@ impl KeyLookup {
         }
     }
 
+    /// A value that changes whenever a commit lands on the database.
+    pub(super) fn data_version(&self) -> Result<u64> {
+        let probe = self.commit_probe.lock().map_err(|_| {
+            crate::storage::StorageError::Unavailable("the commit probe's lock is poisoned".into())
+        })?;
+        let version: i64 = probe
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |row| row.get(0))?;
+        Ok(version as u64)
+    }
+
     fn connect(&self) -> Result<Connection> {
-        let connection = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        connection.busy_timeout(super::BUSY_TIMEOUT)?;
-        // 16 MiB of page cache (SQLite's default is 2 MiB), enough to keep
-        // the inner pages of the keys table and its hash index: a lookup then
-        // reads only leaf pages.
-        connection.execute_batch("PRAGMA cache_size = -16384")?;
-        Ok(connection)
+        connect(&self.path)
     }
 
     fn put_back(&self, connection: Connection) {
@@ -133,6 +141,19 @@ impl KeyLookup {
             idle.push(connection);
         }
     }
+}
+
+fn connect(path: &std::path::Path) -> Result<Connection> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(super::BUSY_TIMEOUT)?;
+    // 16 MiB of page cache (SQLite's default is 2 MiB), enough to keep
+    // the inner pages of the keys table and its hash index: a lookup then
+    // reads only leaf pages.
+    connection.execute_batch("PRAGMA cache_size = -16384")?;
+    Ok(connection)
 }
 
 fn verifiable_key(row: &rusqlite::Row<'_>) -> rusqlite::Result<VerifiableKeyRow> {
