@@ -51,19 +51,18 @@ pub(super) struct KeyLookup {
     idle: Mutex<Vec<Connection>>,
     /// Asks `PRAGMA data_version`, which changes whenever another
     /// connection, of this process or another, has committed: a check of
-    /// shared memory, with no page read.
-    commit_probe: Mutex<Connection>,
+    /// shared memory, with no page read. Opened on first use.
+    commit_probe: Mutex<Option<Connection>>,
 }
 
 impl KeyLookup {
     /// Lookups on the database at `path`, which must exist (sqlx has
     /// created and migrated it).
     pub(super) fn open(path: PathBuf) -> Result<KeyLookup> {
-        let commit_probe = Mutex::new(connect(&path)?);
         let lookup = KeyLookup {
             path,
             idle: Mutex::new(Vec::new()),
-            commit_probe,
+            commit_probe: Mutex::new(None),
         };
         // Fail at start, not on the first verify, if the file cannot be read.
         let connection = lookup.connect()?;
@@ -112,19 +111,27 @@ impl KeyLookup {
         Ok(read?)
     }
 
-    /// Closes the idle connections; a lookup after this opens a new one.
+    /// Closes the idle connections and the commit probe; a lookup after
+    /// this opens a new one.
     pub(super) fn close(&self) {
         if let Ok(mut idle) = self.idle.lock() {
             idle.clear();
+        }
+        if let Ok(mut probe) = self.commit_probe.lock() {
+            *probe = None;
         }
     }
 
     /// A value that changes whenever a commit lands on the database.
     pub(super) fn data_version(&self) -> Result<u64> {
-        let probe = self.commit_probe.lock().map_err(|_| {
+        let mut probe = self.commit_probe.lock().map_err(|_| {
             crate::storage::StorageError::Unavailable("the commit probe's lock is poisoned".into())
         })?;
-        let version: i64 = probe
+        let connection = match probe.take() {
+            Some(connection) => probe.insert(connection),
+            None => probe.insert(self.connect()?),
+        };
+        let version: i64 = connection
             .prepare_cached("PRAGMA data_version")?
             .query_row([], |row| row.get(0))?;
         Ok(version as u64)
