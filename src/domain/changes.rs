@@ -38,12 +38,7 @@ pub async fn spawn_watcher(
                         let _ = unkey.forget_everything().await;
                         let _ = sinch.forget_everything().await;
                     }
-                    if let Some(watermark) = batch.watermark {
-                        sync.watermark_applied(watermark);
-                    }
-                    if let Some(round) = batch.synced {
-                        sync.applied(round);
-                    }
+                    sync.applied(&batch);
                 }
                 Err(e) => {
                     slog::warn!(log, "reading changes failed; will retry"; "error" => %e);

@@ -91,20 +91,21 @@ impl SyncRequests {
         watermark.is_some_and(|now| now == self.applied_watermark.load(Ordering::SeqCst))
     }
 
-    /// For the feed's reader: a batch read from `watermark` on is applied.
-    pub fn watermark_applied(&self, watermark: u64) {
-        self.applied_watermark.store(watermark, Ordering::SeqCst);
-    }
-
-    /// For the feed's reader: `round`'s changes are applied.
-    pub fn applied(&self, round: u64) {
-        self.applied.send_if_modified(|applied| {
-            let newer = round > *applied;
-            if newer {
-                *applied = round;
-            }
-            newer
-        });
+    /// For the feed's reader: `batch` is applied. Its watermark and its
+    /// round, if any, now count.
+    pub fn applied(&self, batch: &ChangeBatch) {
+        if let Some(watermark) = batch.watermark {
+            self.applied_watermark.store(watermark, Ordering::SeqCst);
+        }
+        if let Some(round) = batch.synced {
+            self.applied.send_if_modified(|applied| {
+                let newer = round > *applied;
+                if newer {
+                    *applied = round;
+                }
+                newer
+            });
+        }
     }
 }
 

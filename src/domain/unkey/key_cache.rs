@@ -37,9 +37,9 @@ pub struct KeyDetails {
 }
 
 impl CachedKey {
-    /// The key as storage read it; its workspace and api ids through
-    /// `interner`.
-    pub fn of_row(row: VerifiableKeyRow, interner: &mut Interner) -> CachedKey {
+    /// The key as storage read it; its workspace and api ids shared through
+    /// `share` (an [`Interner`] when many keys are loaded, else `Arc::from`).
+    pub fn of_row(row: VerifiableKeyRow, mut share: impl FnMut(String) -> Arc<str>) -> CachedKey {
         let details = KeyDetails {
             name: row.name,
             owner_id: row.owner_id,
@@ -55,8 +55,8 @@ impl CachedKey {
             || details.environment.is_some();
         CachedKey {
             id: row.id.into_boxed_str(),
-            workspace_id: interner.intern(row.workspace_id),
-            api_id: interner.intern(row.api_id),
+            workspace_id: share(row.workspace_id),
+            api_id: share(row.api_id),
             enabled: row.enabled,
             limited: row.limited,
             expires_at: row.expires_at,

@@ -62,7 +62,10 @@ impl KeyIndex {
 
     /// The load under way, to pass to [`KeyIndex::complete`].
     pub fn current_load(&self) -> u64 {
-        self.write().load
+        match self.state.read() {
+            Ok(state) => state.load,
+            Err(poisoned) => poisoned.into_inner().load,
+        }
     }
 
     /// Marks the index complete, unless a reset came since `load` began.
@@ -70,6 +73,17 @@ impl KeyIndex {
         let mut state = self.write();
         state.complete = state.load == load;
         state.complete
+    }
+
+    /// Gives `load` up, when there are more keys than the index takes: it
+    /// forgets them and stays incomplete, so that unknown keys are read
+    /// from storage, until the next reset.
+    pub fn abandon(&self, load: u64) {
+        let mut state = self.write();
+        if state.load == load {
+            state.fingerprints = HashSet::default();
+            state.complete = false;
+        }
     }
 
     /// Forgets every key and asks the loader for a new load: for a process
@@ -84,9 +98,17 @@ impl KeyIndex {
         self.reload.notify_one();
     }
 
-    /// Waits for the next [`KeyIndex::reset`].
-    pub async fn reset_wanted(&self) {
-        self.reload.notified().await;
+    /// Waits for a [`KeyIndex::reset`] after `load` began.
+    pub async fn reset_since(&self, load: u64) {
+        loop {
+            // Created before the check, so that a reset between the two
+            // still wakes it.
+            let reset = self.reload.notified();
+            if self.current_load() != load {
+                return;
+            }
+            reset.await;
+        }
     }
 
     /// How many fingerprints the index holds, and whether it is complete.
@@ -166,5 +188,34 @@ mod tests {
         let next = index.current_load();
         assert!(index.complete(next));
         assert!(!index.may_exist(&[3u8; 32]));
+    }
+
+    #[tokio::test]
+    async fn the_loader_wakes_for_a_reset_and_only_for_one() {
+        let index = KeyIndex::default();
+        let load = index.current_load();
+        let quiet = tokio::time::timeout(
+            std::time::Duration::from_millis(20),
+            index.reset_since(load),
+        );
+        assert!(quiet.await.is_err(), "no reset, no new load");
+        index.reset();
+        index.reset_since(load).await;
+        let next = index.current_load();
+        let quiet = tokio::time::timeout(
+            std::time::Duration::from_millis(20),
+            index.reset_since(next),
+        );
+        assert!(quiet.await.is_err(), "the reset's wake-up is spent");
+    }
+
+    #[test]
+    fn an_abandoned_load_leaves_every_key_possible() {
+        let index = KeyIndex::default();
+        let load = index.current_load();
+        index.add(&[1u8; 32]);
+        index.abandon(load);
+        assert_eq!(index.size(), (0, false));
+        assert!(index.may_exist(&[3u8; 32]));
     }
 }

@@ -162,19 +162,26 @@ impl Unkey {
         tokio::spawn(async move {
             loop {
                 let started = std::time::Instant::now();
-                match unkey.load_index().await {
-                    Ok(true) => {
+                let load = unkey.index.current_load();
+                match unkey.load_index(load).await {
+                    Ok(IndexLoad::Complete) => {
                         let keys = unkey.report_index_size();
                         slog::info!(log, "key index loaded"; "keys" => keys,
                             "ms" => started.elapsed().as_millis());
-                        unkey.index.reset_wanted().await;
                     }
-                    Ok(false) => {}
+                    Ok(IndexLoad::TooLarge) => {
+                        slog::warn!(log, "more keys than the key index takes: verifies of unknown keys read the database";
+                            "max" => key_index::MAX_INDEXED_KEYS);
+                    }
+                    // A reset came during the load: load again.
+                    Ok(IndexLoad::Interrupted) => continue,
                     Err(e) => {
                         slog::warn!(log, "loading the key index failed; will retry"; "error" => %e);
                         tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
                     }
                 }
+                unkey.index.reset_since(load).await;
             }
         })
     }
@@ -199,10 +206,8 @@ impl Unkey {
         keys
     }
 
-    /// One load of the index: false when it did not complete (a reset came
-    /// meanwhile, or there are more keys than it takes).
-    async fn load_index(&self) -> Result<bool> {
-        let load = self.index.current_load();
+    /// One load of the index, and of the key cache while it has room.
+    async fn load_index(&self, load: u64) -> Result<IndexLoad> {
         let mut after = Vec::new();
         let mut interner = key_cache::Interner::default();
         loop {
@@ -221,21 +226,23 @@ impl Unkey {
                     break;
                 }
                 if let Some(hash) = key_cache::hash_key(&hash) {
-                    self.cache.insert(
-                        hash,
-                        Arc::new(key_cache::CachedKey::of_row(row, &mut interner)),
-                        generation,
-                    );
+                    let key = key_cache::CachedKey::of_row(row, |id| interner.intern(id));
+                    self.cache.insert(hash, Arc::new(key), generation);
                 }
             }
             if self.index.current_load() != load {
-                return Ok(false);
+                return Ok(IndexLoad::Interrupted);
             }
             if self.index.size().0 > key_index::MAX_INDEXED_KEYS {
-                return Ok(false);
+                self.index.abandon(load);
+                return Ok(IndexLoad::TooLarge);
             }
             if !full_page {
-                return Ok(self.index.complete(load));
+                return Ok(if self.index.complete(load) {
+                    IndexLoad::Complete
+                } else {
+                    IndexLoad::Interrupted
+                });
             }
         }
     }
@@ -321,6 +328,15 @@ impl Unkey {
     fn now(&self) -> i64 {
         self.clock.now_ms()
     }
+}
+
+/// How a load of the key index ended.
+enum IndexLoad {
+    Complete,
+    /// A reset came meanwhile.
+    Interrupted,
+    /// More keys than [`key_index::MAX_INDEXED_KEYS`].
+    TooLarge,
 }
 
 /// The latest UTC midnight and the latest 1st of a month, 00:00 UTC.

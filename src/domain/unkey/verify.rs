@@ -7,7 +7,7 @@
 //! disabled → api mismatch → permissions → per-key ratelimit → remaining.
 
 use super::analytics::Outcome;
-use super::key_cache::{CachedKey, Interner};
+use super::key_cache::CachedKey;
 use super::permissions::Query;
 use super::ratelimit::{self, Decision};
 use super::{Error, Result, Unkey};
@@ -207,7 +207,6 @@ impl Unkey {
         }
     }
 
-    /// The key with this secret, from the cache or else from storage.
     /// Whether the index still does not know `hash` once every change
     /// committed before this request has reached it: a key created through
     /// another process verifies here as soon as its createKey answered.
@@ -229,6 +228,7 @@ impl Unkey {
             && !self.index.may_exist(hash)
     }
 
+    /// The key with this secret, from the cache or else from storage.
     async fn cached_key(&self, key: &str) -> Result<Option<Arc<CachedKey>>> {
         let hash = secrets::hash(key);
         if !self.index.may_exist(&hash) && self.no_key_created_elsewhere(&hash).await {
@@ -239,7 +239,7 @@ impl Unkey {
                 .storage
                 .find_key_by_hash(&hash)
                 .await?
-                .map(|row| CachedKey::of_row(row, &mut Interner::default())))
+                .map(|row| CachedKey::of_row(row, Arc::from)))
         };
         self.cache.get_or_load(&hash, load).await
     }

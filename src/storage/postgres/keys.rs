@@ -295,7 +295,6 @@ impl KeyStore for PgStorage {
     }
 }
 
-/// The key's own row; its roles are separate rows.
 /// Group commit of new keys.
 pub(super) struct PgInserter {
     pub(super) pool: sqlx::PgPool,
@@ -334,6 +333,7 @@ async fn insert_key_alone(
     Ok(inserted)
 }
 
+/// The key's own row; its roles are separate rows.
 async fn insert_key_row<'e>(
     executor: impl sqlx::Executor<'e, Database = Postgres>,
     key: &NewKey<'_>,
