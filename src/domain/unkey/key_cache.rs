@@ -2,7 +2,7 @@
 //! write to a key invalidates it at once (see [`crate::domain::cache`]).
 //!
 //! The cache holds every key when it can (it is filled at start, see
-//! [`super::key_index`]), so its entry is kept small: about 230 bytes with
+//! [`super::key_index`]), so its entry is kept small: about 240 bytes with
 //! the cache's own, for a key with no name, owner, meta or environment.
 
 use crate::storage::{KeyRatelimit, VerifiableKeyRow};
