@@ -127,7 +127,7 @@ pub trait ChangeStore {
     async fn prune_changes(&self, before_ms: i64) -> Result<u64>;
 
     /// A value that changes whenever anyone commits to the database, where
-    /// the backend has a cheap one (SQLite's `data_version`); `None` where
+    /// the backend has a cheap one (SQLite's WAL-index header); `None` where
     /// it has not.
     fn commit_watermark(&self) -> Option<u64> {
         None

@@ -42,14 +42,14 @@ impl ChangeStore for SqliteStorage {
     }
 
     fn commit_watermark(&self) -> Option<u64> {
-        self.key_lookup.data_version().ok()
+        self.key_lookup.commit_mark()
     }
 }
 
 /// Reads the rows after the last one seen, every [`POLL`].
 struct PolledLog {
     pool: SqlitePool,
-    /// Whose `data_version` marks each read.
+    /// Whose commit mark marks each read.
     commits: std::sync::Arc<super::key_lookup::KeyLookup>,
     last: i64,
     tick: tokio::time::Interval,
@@ -72,7 +72,7 @@ impl PolledLog {
     async fn read(&mut self, synced: Option<u64>) -> Result<ChangeBatch> {
         let mut batch = ChangeBatch {
             synced,
-            watermark: self.commits.data_version().ok(),
+            watermark: self.commits.commit_mark(),
             ..ChangeBatch::default()
         };
         loop {

@@ -7,10 +7,11 @@
 //! one indexed read of pages the OS has cached, about as short as the CPU
 //! work around it; everything else stays on sqlx.
 
+use super::wal_index::WalIndex;
 use crate::storage::{Result, VerifiableKeyRow};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 /// Idle connections kept for reuse; more are opened when needed.
 const IDLE_CONNECTIONS: usize = 4;
@@ -49,10 +50,16 @@ const LIVE_KEYS_AFTER: &str = concat!(
 pub(super) struct KeyLookup {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
-    /// Asks `PRAGMA data_version`, which changes whenever another
-    /// connection, of this process or another, has committed: a check of
-    /// shared memory, with no page read. Opened on first use.
-    commit_probe: Mutex<Option<Connection>>,
+    /// Where the commit mark is read; mapped on first use.
+    wal_index: RwLock<WalIndexState>,
+}
+
+#[derive(Debug)]
+enum WalIndexState {
+    NotOpened,
+    Mapped(WalIndex),
+    /// It could not be mapped: every commit mark is unknown.
+    Unavailable,
 }
 
 impl KeyLookup {
@@ -62,7 +69,7 @@ impl KeyLookup {
         let lookup = KeyLookup {
             path,
             idle: Mutex::new(Vec::new()),
-            commit_probe: Mutex::new(None),
+            wal_index: RwLock::new(WalIndexState::NotOpened),
         };
         // Fail at start, not on the first verify, if the file cannot be read.
         let connection = lookup.connect()?;
@@ -111,30 +118,40 @@ impl KeyLookup {
         Ok(read?)
     }
 
-    /// Closes the idle connections and the commit probe; a lookup after
-    /// this opens a new one.
+    /// Closes the idle connections and unmaps the WAL index; a lookup
+    /// after this opens a new one.
     pub(super) fn close(&self) {
         if let Ok(mut idle) = self.idle.lock() {
             idle.clear();
         }
-        if let Ok(mut probe) = self.commit_probe.lock() {
-            *probe = None;
+        if let Ok(mut wal_index) = self.wal_index.write() {
+            *wal_index = WalIndexState::NotOpened;
         }
     }
 
-    /// A value that changes whenever a commit lands on the database.
-    pub(super) fn data_version(&self) -> Result<u64> {
-        let mut probe = self.commit_probe.lock().map_err(|_| {
-            crate::storage::StorageError::Unavailable("the commit probe's lock is poisoned".into())
-        })?;
-        let connection = match probe.take() {
-            Some(connection) => probe.insert(connection),
-            None => probe.insert(self.connect()?),
-        };
-        let version: i64 = connection
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |row| row.get(0))?;
-        Ok(version as u64)
+    /// A value that changes whenever a commit lands on the database, by
+    /// any connection; `None` when it cannot be known.
+    pub(super) fn commit_mark(&self) -> Option<u64> {
+        {
+            let wal_index = self.wal_index.read().ok()?;
+            match &*wal_index {
+                WalIndexState::Mapped(wal_index) => return wal_index.commit_mark(),
+                WalIndexState::Unavailable => return None,
+                WalIndexState::NotOpened => {}
+            }
+        }
+        let mut wal_index = self.wal_index.write().ok()?;
+        if let WalIndexState::NotOpened = &*wal_index {
+            let mapped = self.connect().ok().and_then(WalIndex::open);
+            *wal_index = match mapped {
+                Some(mapped) => WalIndexState::Mapped(mapped),
+                None => WalIndexState::Unavailable,
+            };
+        }
+        match &*wal_index {
+            WalIndexState::Mapped(wal_index) => wal_index.commit_mark(),
+            _ => None,
+        }
     }
 
     fn connect(&self) -> Result<Connection> {

@@ -15,6 +15,7 @@ mod root_keys;
 mod signing_key;
 mod spends;
 mod verifications;
+mod wal_index;
 
 use super::{BUSY_TIMEOUT, Backend, Result, StorageError};
 use sqlx::SqlitePool;
