@@ -312,6 +312,7 @@ pub const DATABASE_ERROR_KINDS: &[&str] = &["busy", "unique_violation", "other"]
 pub struct StorageMetrics {
     pub spend_queue_depth: Gauge,
     pub spend_group_size: Histogram,
+    pub key_insert_group_size: Histogram,
     pub database_errors: FixedCounters,
 }
 
@@ -319,6 +320,8 @@ pub static STORAGE: LazyLock<StorageMetrics> = LazyLock::new(|| StorageMetrics {
     spend_queue_depth: Gauge::default(),
     // 1 to 512: a group takes at most 512 spends.
     spend_group_size: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
+    // 1 to 256: a group takes at most 256 keys.
+    key_insert_group_size: Histogram::new(exponential_buckets(1.0, 2.0, 9)),
     database_errors: FixedCounters::new(&["kind"], &[DATABASE_ERROR_KINDS]),
 });
 
@@ -427,6 +430,11 @@ impl Metrics {
             "spend_group_size",
             "Spends committed together in one group (process-wide)",
             storage.spend_group_size,
+        );
+        registry.register(
+            "key_insert_group_size",
+            "Keys without roles committed together in one group by createKey (process-wide)",
+            storage.key_insert_group_size,
         );
         registry.register(
             "database_errors",

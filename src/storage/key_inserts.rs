@@ -129,6 +129,9 @@ fn closed() -> StorageError {
 async fn run(inserter: Arc<dyn GroupInserter>, mut requests: mpsc::Receiver<InsertRequest>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while requests.recv_many(&mut group, MAX_GROUP).await > 0 {
+        crate::metrics::STORAGE
+            .key_insert_group_size
+            .observe(group.len() as f64);
         let together = if group.len() > 1 {
             let keys: Vec<NewKey<'_>> = group.iter().map(|r| r.key.new_key()).collect();
             let records: Vec<AuditRecord> = group.iter().map(|r| r.record.clone()).collect();

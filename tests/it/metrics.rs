@@ -201,6 +201,9 @@ async fn every_family_counts_what_happened_and_no_label_names_a_key() {
     assert!(grew(&before, &after, "keyward_spend_group_size_sum") >= 2.0);
     assert!(grew(&before, &after, "keyward_spend_group_size_count") >= 1.0);
     assert!(after.contains_key("keyward_spend_queue_depth"));
+    // The key insert queue: the three keys above, in groups.
+    assert!(grew(&before, &after, "keyward_key_insert_group_size_sum") >= 3.0);
+    assert!(grew(&before, &after, "keyward_key_insert_group_size_count") >= 1.0);
     // Database errors by kind: the taken display name.
     let unique = r#"keyward_database_errors_total{kind="unique_violation"}"#;
     assert!(grew(&before, &after, unique) >= 1.0, "{unique}");

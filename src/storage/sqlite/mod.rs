@@ -157,10 +157,14 @@ fn protect_database_file(path: &std::path::Path) -> std::io::Result<Option<Strin
     })
 }
 
-/// Every second, a passive checkpoint: as much of the log as no reader
+/// Every 200 ms, a passive checkpoint: as much of the log as no reader
 /// still needs, without waiting for anyone. Stops when storage closes.
+/// Once a second let createKey's log pass the writer's 10,000-page
+/// backstop between checkpoints, and the writer checkpointed itself while
+/// every write waited: at 1,000,000 keys, 3,200-3,400 creates a second
+/// with a p99 near 90 ms, against 4,400-4,700 and 51-64 ms every 200 ms.
 async fn checkpoint_periodically(checkpointer: SqlitePool) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !checkpointer.is_closed() {
         tick.tick().await;
