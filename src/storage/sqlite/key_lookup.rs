@@ -50,26 +50,20 @@ const LIVE_KEYS_AFTER: &str = concat!(
 pub(super) struct KeyLookup {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
-    /// Where the commit mark is read; mapped on first use.
-    wal_index: RwLock<WalIndexState>,
-}
-
-#[derive(Debug)]
-enum WalIndexState {
-    NotOpened,
-    Mapped(WalIndex),
-    /// It could not be mapped: every commit mark is unknown.
-    Unavailable,
+    /// Where the commit mark is read; `None` when the database has no WAL
+    /// index to map, or once storage is closed.
+    wal_index: RwLock<Option<WalIndex>>,
 }
 
 impl KeyLookup {
     /// Lookups on the database at `path`, which must exist (sqlx has
     /// created and migrated it).
     pub(super) fn open(path: PathBuf) -> Result<KeyLookup> {
+        let wal_index = RwLock::new(WalIndex::open(connect(&path)?));
         let lookup = KeyLookup {
             path,
             idle: Mutex::new(Vec::new()),
-            wal_index: RwLock::new(WalIndexState::NotOpened),
+            wal_index,
         };
         // Fail at start, not on the first verify, if the file cannot be read.
         let connection = lookup.connect()?;
@@ -125,33 +119,14 @@ impl KeyLookup {
             idle.clear();
         }
         if let Ok(mut wal_index) = self.wal_index.write() {
-            *wal_index = WalIndexState::NotOpened;
+            *wal_index = None;
         }
     }
 
     /// A value that changes whenever a commit lands on the database, by
     /// any connection; `None` when it cannot be known.
     pub(super) fn commit_mark(&self) -> Option<u64> {
-        {
-            let wal_index = self.wal_index.read().ok()?;
-            match &*wal_index {
-                WalIndexState::Mapped(wal_index) => return wal_index.commit_mark(),
-                WalIndexState::Unavailable => return None,
-                WalIndexState::NotOpened => {}
-            }
-        }
-        let mut wal_index = self.wal_index.write().ok()?;
-        if let WalIndexState::NotOpened = &*wal_index {
-            let mapped = self.connect().ok().and_then(WalIndex::open);
-            *wal_index = match mapped {
-                Some(mapped) => WalIndexState::Mapped(mapped),
-                None => WalIndexState::Unavailable,
-            };
-        }
-        match &*wal_index {
-            WalIndexState::Mapped(wal_index) => wal_index.commit_mark(),
-            _ => None,
-        }
+        self.wal_index.read().ok()?.as_ref()?.commit_mark()
     }
 
     fn connect(&self) -> Result<Connection> {
