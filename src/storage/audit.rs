@@ -64,7 +64,22 @@ where
     Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    let mut insert = sqlx::QueryBuilder::new(
+    let mut insert = sqlx::QueryBuilder::new("");
+    push_insert_audit(&mut insert, records);
+    insert
+}
+
+/// Appends [`insert_audit_query`]'s statement to `query`.
+pub(super) fn push_insert_audit<'a, DB>(
+    insert: &mut sqlx::QueryBuilder<DB>,
+    records: &'a [AuditRecord],
+) where
+    DB: sqlx::Database,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    insert.push(
         "INSERT INTO audit_log (at_ms, actor, action, target, workspace_id, project_id, request_id, summary) ",
     );
     insert.push_values(records, |mut row, record| {
@@ -77,7 +92,6 @@ where
             .push_bind(record.request_id.as_deref())
             .push_bind(record.summary.as_str());
     });
-    insert
 }
 
 /// Records a change inside the transaction that makes it, on either

@@ -306,7 +306,23 @@ where
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    let mut insert = sqlx::QueryBuilder::new(
+    let mut insert = sqlx::QueryBuilder::new("");
+    push_insert_keys(&mut insert, keys);
+    insert
+}
+
+/// Appends [`insert_keys_query`]'s statement to `query`.
+pub(super) fn push_insert_keys<'a, DB>(insert: &mut sqlx::QueryBuilder<DB>, keys: &'a [NewKey<'a>])
+where
+    DB: sqlx::Database,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    insert.push(
         "INSERT INTO keys (id, workspace_id, api_id, hash, start, name, owner_id, meta, environment,
             enabled, created_at, expires_at, remaining, refill_interval, refill_amount, last_refill_at,
             ratelimit_type, ratelimit_limit, ratelimit_refill_rate, ratelimit_refill_interval) ",
@@ -334,7 +350,6 @@ where
             .push_bind(ratelimit.map(|r| r.refill_rate))
             .push_bind(ratelimit.map(|r| r.refill_interval));
     });
-    insert
 }
 
 /// The SQL of a key patch, for either backend: `QueryBuilder` writes each

@@ -8,6 +8,7 @@ use crate::storage::{
     Result,
 };
 use async_trait::async_trait;
+use sqlx::Connection as _;
 
 #[async_trait]
 impl AccessKeyStore for SqliteStorage {
@@ -28,7 +29,8 @@ impl AccessKeyStore for SqliteStorage {
         limit: i64,
         audit: &AuditRecord,
     ) -> Result<InsertAccessKey> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(
             "INSERT INTO access_keys (id, project_id, display_name, secret_hash, created_at, updated_at)
              SELECT ?1, ?2, ?3, ?4, ?5, ?5
@@ -82,7 +84,8 @@ impl AccessKeyStore for SqliteStorage {
         now_ms: i64,
         audit: &AuditRecord,
     ) -> Result<RenameAccessKey> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let renamed = sqlx::query(
             "UPDATE access_keys SET display_name = ?, updated_at = ? WHERE id = ? AND project_id = ?",
         )
@@ -110,7 +113,8 @@ impl AccessKeyStore for SqliteStorage {
         id: &str,
         audit: &AuditRecord,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let deleted = sqlx::query("DELETE FROM access_keys WHERE id = ? AND project_id = ?")
             .bind(id)
             .bind(project_id)

@@ -9,6 +9,7 @@ use crate::storage::{
     RootKeyListRow, StorageError, WorkspaceRow,
 };
 use async_trait::async_trait;
+use sqlx::Connection as _;
 
 #[async_trait]
 impl AdminStore for SqliteStorage {
@@ -34,7 +35,8 @@ impl AdminStore for SqliteStorage {
         created_at: i64,
         audit: &AuditRecord,
     ) -> Result<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)")
             .bind(id)
             .bind(name)
@@ -53,7 +55,8 @@ impl AdminStore for SqliteStorage {
         enabled: bool,
         audit: &AuditRecord,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let result = sqlx::query("UPDATE workspaces SET enabled = ? WHERE id = ?")
             .bind(enabled)
             .bind(id)
@@ -76,7 +79,8 @@ impl AdminStore for SqliteStorage {
     }
 
     async fn create_root_key(&self, key: &NewRootKey<'_>, audit: &AuditRecord) -> Result<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO root_keys (id, workspace_id, hash, start, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(key.id)
             .bind(key.workspace_id)
@@ -108,7 +112,8 @@ impl AdminStore for SqliteStorage {
             created_at,
             permission_ids,
         } = *role;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(
             "INSERT INTO roles (id, workspace_id, name, created_at) VALUES (?, ?, ?, ?)",
         )
@@ -161,7 +166,8 @@ impl AdminStore for SqliteStorage {
         created_at: i64,
         audit: &AuditRecord,
     ) -> Result<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)")
             .bind(id)
             .bind(name)
@@ -218,7 +224,8 @@ impl AdminStore for SqliteStorage {
     /// Revokes a live root key. Returns false when there is no such key.
     /// The audit record gets the key's workspace.
     async fn revoke_root_key(&self, id: &str, now_ms: i64, audit: &AuditRecord) -> Result<bool> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let revoked: Option<(String,)> = sqlx::query_as(
             "UPDATE root_keys SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL
              RETURNING workspace_id",
@@ -251,7 +258,7 @@ impl AdminStore for SqliteStorage {
               WHERE root_keys.id = u.id",
         )
         .bind(serde_json::to_string(uses).unwrap_or_default())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await?;
         Ok(())
     }
@@ -291,7 +298,8 @@ impl AdminStore for SqliteStorage {
         force: bool,
         audit: &AuditRecord,
     ) -> Result<Removal> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let found: Option<(String, i64)> = sqlx::query_as(
             "SELECT r.id, (SELECT COUNT(*) FROM key_roles kr JOIN keys k ON k.id = kr.key_id
                             WHERE kr.role_id = r.id AND k.deleted_at IS NULL)
@@ -345,7 +353,8 @@ impl AdminStore for SqliteStorage {
         force: bool,
         audit: &AuditRecord,
     ) -> Result<Removal> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let (exists, keys): (bool, i64) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM access_keys WHERE id = ?1 AND project_id = ?2),
                     (SELECT COUNT(*) FROM access_keys WHERE project_id = ?2)",

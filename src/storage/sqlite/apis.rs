@@ -4,6 +4,7 @@ use super::SqliteStorage;
 use crate::storage::audit;
 use crate::storage::{ApiRow, ApiStore, AuditRecord, Result};
 use async_trait::async_trait;
+use sqlx::Connection as _;
 
 #[async_trait]
 impl ApiStore for SqliteStorage {
@@ -15,7 +16,8 @@ impl ApiStore for SqliteStorage {
         now_ms: i64,
         audit: &AuditRecord,
     ) -> Result<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO apis (id, workspace_id, name, created_at) VALUES (?, ?, ?, ?)")
             .bind(id)
             .bind(workspace_id)
@@ -49,7 +51,8 @@ impl ApiStore for SqliteStorage {
         now_ms: i64,
         audit: &AuditRecord,
     ) -> Result<Option<Vec<Vec<u8>>>> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let deleted = sqlx::query(
             "UPDATE apis SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL",
         )

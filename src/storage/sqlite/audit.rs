@@ -19,7 +19,7 @@ impl AuditStore for SqliteStorage {
         let done = sqlx::query(PRUNE_AUDIT)
             .bind(before_ms)
             .bind(batch)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await?)
             .await?;
         Ok(done.rows_affected())
     }

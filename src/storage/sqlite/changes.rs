@@ -36,7 +36,7 @@ impl ChangeStore for SqliteStorage {
             "DELETE FROM changes WHERE created_at < ? AND id < (SELECT MAX(id) FROM changes)",
         )
         .bind(before_ms)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await?;
         Ok(done.rows_affected())
     }

@@ -9,7 +9,7 @@ use crate::storage::{
     RefillBoundaries, RemainingChange, Result, Spend, VerifiableKeyRow,
 };
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{Connection as _, QueryBuilder, Sqlite};
 
 /// The columns of a key, as every read returns them. `roles` and
 /// `permissions` are JSON arrays of names: the roles attached to the key, and
@@ -62,7 +62,8 @@ impl KeyStore for SqliteStorage {
     }
 
     async fn import_keys(&self, keys: &[NewKey<'_>], audits: &[AuditRecord]) -> Result<ImportKeys> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         for (index, key) in keys.iter().enumerate() {
             let (exists,): (bool,) =
                 sqlx::query_as("SELECT EXISTS (SELECT 1 FROM keys WHERE hash = ?)")
@@ -82,7 +83,8 @@ impl KeyStore for SqliteStorage {
     }
 
     async fn insert_keys(&self, keys: &[NewKey<'_>]) -> Result<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         for chunk in keys.chunks(500) {
             let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO keys (id, workspace_id, api_id, hash, start, enabled, created_at, remaining) ",
@@ -145,7 +147,8 @@ impl KeyStore for SqliteStorage {
     ) -> Result<bool> {
         let mut update: QueryBuilder<Sqlite> =
             crate::storage::keys::patch_query(workspace_id, key_id, patch, now_ms);
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let result = update.build().execute(&mut *tx).await?;
         if result.rows_affected() != 1 {
             return Ok(false);
@@ -163,7 +166,8 @@ impl KeyStore for SqliteStorage {
         now_ms: i64,
         audit: &AuditRecord,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let result = sqlx::query(
             "UPDATE keys SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL",
         )
@@ -209,7 +213,7 @@ impl KeyStore for SqliteStorage {
         .bind(key_id)
         .bind(refill.day_start)
         .bind(refill.month_start)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await?;
         Ok(())
     }
@@ -225,7 +229,8 @@ impl KeyStore for SqliteStorage {
         change: RemainingChange,
         audit: &AuditRecord,
     ) -> Result<Option<Option<i64>>> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let row: Option<(Option<i64>,)> = match change {
             RemainingChange::Add(delta) => {
                 sqlx::query_as(
@@ -301,19 +306,29 @@ impl KeyStore for SqliteStorage {
 
 /// Group commit of new keys through the one writer.
 pub(super) struct SqliteInserter {
-    pub(super) writer: sqlx::SqlitePool,
+    pub(super) writer: std::sync::Arc<super::writer::Writer>,
 }
 
 #[async_trait]
 impl GroupInserter for SqliteInserter {
+    /// The whole transaction goes to the connection's thread as one list of
+    /// statements: one round trip instead of four (begin, keys, records,
+    /// commit). Under createKey load each round trip waited about 250 µs
+    /// for a core, a quarter of a group's time.
     async fn insert_all(&self, keys: &[NewKey<'_>], records: &[AuditRecord]) -> Result<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        crate::storage::keys::insert_keys_query::<Sqlite>(keys)
-            .build()
-            .execute(&mut *tx)
-            .await?;
-        audit::record_all(&mut tx, records).await?;
-        tx.commit().await?;
+        let mut group = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE; ");
+        crate::storage::keys::push_insert_keys(&mut group, keys);
+        group.push("; ");
+        crate::storage::audit::push_insert_audit(&mut group, records);
+        group.push("; COMMIT");
+        let mut writer = self.writer.lock().await?;
+        let inserted = group.build().execute(&mut *writer).await;
+        if inserted.is_err() {
+            // A statement failed and left its transaction open, if BEGIN
+            // itself did not fail (then ROLLBACK has nothing to undo).
+            let _ = sqlx::query("ROLLBACK").execute(&mut *writer).await;
+        }
+        inserted?;
         Ok(())
     }
 
@@ -324,10 +339,11 @@ impl GroupInserter for SqliteInserter {
 
 /// Inserts a key with its roles and its record, in a transaction of its own.
 async fn insert_key_alone(
-    writer: &sqlx::SqlitePool,
+    writer: &super::writer::Writer,
     key: &NewKey<'_>,
     record: &AuditRecord,
 ) -> Result<InsertKey> {
+    let mut writer = writer.lock().await?;
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     let inserted = insert_key_with_roles(&mut tx, key).await?;
     if inserted == InsertKey::Inserted {

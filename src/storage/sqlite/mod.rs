@@ -16,6 +16,7 @@ mod signing_key;
 mod spends;
 mod verifications;
 mod wal_index;
+mod writer;
 
 use super::{BUSY_TIMEOUT, Backend, Result, StorageError};
 use sqlx::SqlitePool;
@@ -37,14 +38,14 @@ impl From<rusqlite::Error> for StorageError {
 /// Embedded migrations, run at every start.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// SQLite allows one writer at a time. Writes go through a pool of one
-/// connection, so they queue in order instead of retrying on a busy lock
+/// SQLite allows one writer at a time. Writes take one connection in turn
+/// (`writer.rs`), so they queue in order instead of retrying on a busy lock
 /// (whose backoff sleeps); reads use their own connections, which WAL lets
 /// run beside the writer.
 #[derive(Debug)]
 pub struct SqliteStorage {
     pool: SqlitePool,
-    writer: SqlitePool,
+    writer: std::sync::Arc<writer::Writer>,
     checkpointer: SqlitePool,
     spends: crate::storage::spends::SpendQueue,
     key_inserts: crate::storage::key_inserts::KeyInsertQueue,
@@ -66,28 +67,26 @@ impl SqliteStorage {
             .busy_timeout(BUSY_TIMEOUT);
         let permission_warning = protect_database_file(options.get_filename())
             .map_err(|e| StorageError::Unavailable(format!("creating the database file: {e}")))?;
-        // No ping before each acquire: an embedded connection does not go
-        // stale, and the ping is a second round trip to the connection's
-        // worker thread on every query.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            // 32 MiB of page cache (2 MiB is SQLite's default): the writer
-            // updates counters all over the counts table.
-            .connect_with(
-                options
-                    .clone()
-                    .pragma("cache_size", "-32768")
-                    // Commits leave checkpoints to the checkpointer below,
-                    // unless the log passes 10,000 pages: a backstop.
-                    .pragma("wal_autocheckpoint", "10000"),
-            )
-            .await?;
-        MIGRATOR.run(&writer).await?;
+        let writer = writer::Writer::open(
+            &options
+                .clone()
+                // 32 MiB of page cache (2 MiB is SQLite's default): the
+                // writer updates counters all over the counts table.
+                .pragma("cache_size", "-32768")
+                // Commits leave checkpoints to the checkpointer below,
+                // unless the log passes 10,000 pages: a backstop.
+                .pragma("wal_autocheckpoint", "10000"),
+        )
+        .await?;
+        MIGRATOR.run(&mut *writer.lock().await?).await?;
+        let writer = std::sync::Arc::new(writer);
         // Checkpoints (copying the write-ahead log into the database file,
         // and its fsync) run on their own connection, beside the writer: by
         // default the commit that crosses 1,000 pages runs one, and every
-        // write queued behind it waits.
+        // write queued behind it waits. No ping before each acquire (in
+        // this pool and the next): an embedded connection does not go
+        // stale, and the ping is a second round trip to the connection's
+        // worker thread on every query.
         let checkpointer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
@@ -101,11 +100,11 @@ impl SqliteStorage {
             .await?;
         let spends =
             crate::storage::spends::SpendQueue::start(std::sync::Arc::new(spends::SqliteSpender {
-                writer: writer.clone(),
+                writer: std::sync::Arc::clone(&writer),
             }));
         let key_inserts = crate::storage::key_inserts::KeyInsertQueue::start(std::sync::Arc::new(
             keys::SqliteInserter {
-                writer: writer.clone(),
+                writer: std::sync::Arc::clone(&writer),
             },
         ));
         let key_lookup = key_lookup::KeyLookup::open(options.get_filename().to_path_buf())?;

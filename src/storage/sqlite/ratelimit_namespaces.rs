@@ -37,14 +37,14 @@ impl NamespaceStore for SqliteStorage {
         .bind(workspace_id)
         .bind(name)
         .bind(now_ms)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await?;
         let (id,): (String,) = sqlx::query_as(
             "SELECT id FROM ratelimit_namespaces WHERE workspace_id = ? AND name = ?",
         )
         .bind(workspace_id)
         .bind(name)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *self.writer.lock().await?)
         .await?;
         Ok(id)
     }

@@ -4,6 +4,7 @@ use super::SqliteStorage;
 use crate::storage::audit;
 use crate::storage::{AuditRecord, Result, SigningKeyRow, SigningKeyStore};
 use async_trait::async_trait;
+use sqlx::Connection as _;
 
 #[async_trait]
 impl SigningKeyStore for SqliteStorage {
@@ -24,7 +25,7 @@ impl SigningKeyStore for SqliteStorage {
         .bind(&first.kid)
         .bind(&first.private_key)
         .bind(first.created_at)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await?;
         Ok(())
     }
@@ -36,7 +37,8 @@ impl SigningKeyStore for SqliteStorage {
         drop_retired_before: i64,
         audit: &AuditRecord,
     ) -> Result<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("UPDATE token_signing_keys SET retired_at = ? WHERE retired_at IS NULL")
             .bind(now_ms)
             .execute(&mut *tx)

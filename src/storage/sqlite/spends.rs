@@ -2,14 +2,15 @@
 //! `crate::storage::spends`), through the one writer connection.
 
 use super::keys::{refill_due, refilled_remaining};
+use super::writer::Writer;
 use crate::storage::spends::{GroupSpender, hand_out};
 use crate::storage::{RefillBoundaries, Result, Spend};
 use async_trait::async_trait;
-use sqlx::SqlitePool;
+use sqlx::Connection as _;
 
 /// The writer, spending.
 pub(super) struct SqliteSpender {
-    pub(super) writer: SqlitePool,
+    pub(super) writer: std::sync::Arc<Writer>,
 }
 
 #[async_trait]
@@ -43,7 +44,7 @@ impl GroupSpender for SqliteSpender {
         .bind(serde_json::to_string(counts).unwrap_or_default())
         .bind(refill.day_start)
         .bind(refill.month_start)
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *self.writer.lock().await?)
         .await?)
     }
 
@@ -55,7 +56,8 @@ impl GroupSpender for SqliteSpender {
         now_ms: i64,
         refill: RefillBoundaries,
     ) -> Result<Vec<Spend>> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut distinct: Vec<&str> = key_ids.to_vec();
         distinct.sort_unstable();
         distinct.dedup();

@@ -36,7 +36,7 @@ impl VerificationStore for SqliteStorage {
                 usage_exceeded = usage_exceeded + excluded.usage_exceeded",
         )
         .bind(serde_json::to_string(&rows).unwrap_or_default())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await?;
         Ok(())
     }
