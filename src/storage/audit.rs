@@ -56,20 +56,8 @@ pub trait AuditStore {
     async fn prune_audit(&self, before_ms: i64, batch: i64) -> Result<u64>;
 }
 
-/// The INSERT of records, for either backend, in one statement.
-pub(super) fn insert_audit_query<'a, DB>(records: &'a [AuditRecord]) -> sqlx::QueryBuilder<DB>
-where
-    DB: sqlx::Database,
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    let mut insert = sqlx::QueryBuilder::new("");
-    push_insert_audit(&mut insert, records);
-    insert
-}
-
-/// Appends [`insert_audit_query`]'s statement to `query`.
+/// Appends the INSERT of `records` to `insert`, for either backend: one
+/// statement.
 pub(super) fn push_insert_audit<'a, DB>(
     insert: &mut sqlx::QueryBuilder<DB>,
     records: &'a [AuditRecord],
@@ -127,10 +115,9 @@ where
     if records.is_empty() {
         return Ok(());
     }
-    insert_audit_query::<DB>(records)
-        .build()
-        .execute(&mut **tx)
-        .await?;
+    let mut insert = sqlx::QueryBuilder::new("");
+    push_insert_audit(&mut insert, records);
+    insert.build().execute(&mut **tx).await?;
     Ok(())
 }
 

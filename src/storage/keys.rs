@@ -294,24 +294,8 @@ impl From<StoredKey> for KeyRow {
     }
 }
 
-/// The statement that inserts keys' own rows (their roles are rows of their
-/// own), for either backend: one row per key, in one statement.
-pub(super) fn insert_keys_query<'a, DB>(keys: &'a [NewKey<'a>]) -> sqlx::QueryBuilder<DB>
-where
-    DB: sqlx::Database,
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    let mut insert = sqlx::QueryBuilder::new("");
-    push_insert_keys(&mut insert, keys);
-    insert
-}
-
-/// Appends [`insert_keys_query`]'s statement to `query`.
+/// Appends the statement that inserts keys' own rows (their roles are rows
+/// of their own) to `insert`, for either backend: one row per key.
 pub(super) fn push_insert_keys<'a, DB>(insert: &mut sqlx::QueryBuilder<DB>, keys: &'a [NewKey<'a>])
 where
     DB: sqlx::Database,

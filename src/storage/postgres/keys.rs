@@ -304,10 +304,9 @@ pub(super) struct PgInserter {
 impl GroupInserter for PgInserter {
     async fn insert_all(&self, keys: &[NewKey<'_>], records: &[AuditRecord]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        crate::storage::keys::insert_keys_query::<Postgres>(keys)
-            .build()
-            .execute(&mut *tx)
-            .await?;
+        let mut insert = QueryBuilder::<Postgres>::new("");
+        crate::storage::keys::push_insert_keys(&mut insert, keys);
+        insert.build().execute(&mut *tx).await?;
         audit::record_all(&mut tx, records).await?;
         tx.commit().await?;
         Ok(())
@@ -338,10 +337,9 @@ async fn insert_key_row<'e>(
     executor: impl sqlx::Executor<'e, Database = Postgres>,
     key: &NewKey<'_>,
 ) -> Result<()> {
-    crate::storage::keys::insert_keys_query::<Postgres>(std::slice::from_ref(key))
-        .build()
-        .execute(executor)
-        .await?;
+    let mut insert = QueryBuilder::<Postgres>::new("");
+    crate::storage::keys::push_insert_keys(&mut insert, std::slice::from_ref(key));
+    insert.build().execute(executor).await?;
     Ok(())
 }
 

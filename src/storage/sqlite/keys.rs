@@ -358,10 +358,9 @@ async fn insert_key_row<'e>(
     executor: impl sqlx::Executor<'e, Database = Sqlite>,
     key: &NewKey<'_>,
 ) -> Result<()> {
-    crate::storage::keys::insert_keys_query::<Sqlite>(std::slice::from_ref(key))
-        .build()
-        .execute(executor)
-        .await?;
+    let mut insert = QueryBuilder::<Sqlite>::new("");
+    crate::storage::keys::push_insert_keys(&mut insert, std::slice::from_ref(key));
+    insert.build().execute(executor).await?;
     Ok(())
 }
 
