@@ -168,7 +168,15 @@ pub struct RequestId(String);
 
 impl RequestId {
     pub fn of<C: ServerContext>(rqctx: &RequestContext<C>) -> RequestId {
-        RequestId(format!("req_{}", rqctx.request_id.replace('-', "")))
+        // One allocation and no formatting: a verify renders its id twice,
+        // and `format!` with `replace` was 7% of a verify's instructions.
+        let mut id = String::with_capacity("req_".len() + rqctx.request_id.len());
+        id.push_str("req_");
+        rqctx
+            .request_id
+            .split('-')
+            .for_each(|part| id.push_str(part));
+        RequestId(id)
     }
 
     /// For the rare error raised outside a handler, where dropshot's id is unknown.
