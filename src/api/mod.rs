@@ -45,6 +45,7 @@ pub(crate) use error_plumbing;
 pub mod context;
 pub mod credentials;
 pub mod error;
+mod instance;
 pub mod oauth;
 pub mod rules;
 pub mod sinch_access_keys;
@@ -399,12 +400,8 @@ fn read_json_body<C: ServerContext, T: DeserializeOwned + RequestRules>(
     bytes: &[u8],
 ) -> Result<T, HttpError> {
     require_json(rqctx.request.headers())?;
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| HttpError::for_bad_request(None, format!("unable to parse JSON body: {e}")))?;
-    T::rules().check(&value, Part::Body)?;
-    drop(value);
-    // Parsing the bytes again is cheaper than reading the value into `T`;
-    // the path of a field is worked out only when it fails.
+    T::rules().check_body(bytes)?;
+    // The path of a field is worked out only when reading fails.
     serde_json::from_slice(bytes).map_err(|_| {
         let error = serde_path_to_error::deserialize::<_, T>(
             &mut serde_json::Deserializer::from_slice(bytes),
@@ -428,15 +425,11 @@ fn require_json(headers: &HeaderMap) -> Result<(), HttpError> {
     let content_type = content_type
         .to_str()
         .map_err(|e| HttpError::for_bad_request(None, format!("invalid content type: {e}")))?;
-    let mime = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_lowercase();
-    if mime == "application/json" {
+    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    if mime.eq_ignore_ascii_case("application/json") {
         Ok(())
     } else {
+        let mime = mime.to_lowercase();
         Err(HttpError::for_bad_request(
             None,
             format!("expected content type \"application/json\", got \"{mime}\""),

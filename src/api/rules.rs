@@ -9,6 +9,7 @@
 //! the specs use in requests is enforced; `tests/it/rules.rs` fails on one
 //! it does not list.
 
+use super::instance::{InPlace, Instance};
 use dropshot::HttpError;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
@@ -201,7 +202,7 @@ impl Document {
 
 /// The compiled schema of one request type.
 pub struct Rules {
-    validator: Result<jsonschema::Validator, String>,
+    validator: Result<jsonschema::Validator<InPlace>, String>,
     /// Each parameter of a query or path schema: its JSON type (values
     /// arrive as text), and whether an empty value means "not given".
     parameters: BTreeMap<String, Parameter>,
@@ -246,7 +247,7 @@ impl Rules {
             "$ref": format!("#/components/schemas/{name}"),
             "components": document.components,
         });
-        let validator = jsonschema::options()
+        let validator = jsonschema::options_for::<InPlace>()
             .with_draft(jsonschema::Draft::Draft202012)
             .build(&root)
             .map_err(|e| format!("the request schema {name} does not compile: {e}"));
@@ -273,9 +274,21 @@ impl Rules {
         self.validator.as_ref().map(|_| ()).map_err(Clone::clone)
     }
 
+    /// Checks a JSON body as sent: any JSON first, then the schema.
+    pub fn check_body(&self, bytes: &[u8]) -> Result<(), HttpError> {
+        let body = Instance::parse(bytes).map_err(|e| {
+            HttpError::for_bad_request(None, format!("unable to parse JSON body: {e}"))
+        })?;
+        self.check_instance(&body, Part::Body)
+    }
+
     /// Checks `value` against the schema: a 400 naming the field and the
     /// rule it broke, without repeating the value.
     pub fn check(&self, value: &Value, part: Part) -> Result<(), HttpError> {
+        self.check_instance(&Instance::of(value), part)
+    }
+
+    fn check_instance(&self, value: &Instance<'_>, part: Part) -> Result<(), HttpError> {
         let validator = self
             .validator
             .as_ref()

@@ -182,6 +182,103 @@ fn keywords_the_specs_do_not_use_yet_are_enforced_too() {
         .expect("a value that keeps every rule");
 }
 
+/// A body is checked as sent, in place (src/api/instance.rs): for every body
+/// the verdict is the one jsonschema gives on its `serde_json::Value`, and a
+/// rejection names the same rule as a check of the parsed value.
+#[test]
+fn a_body_checked_in_place_gets_the_verdict_of_its_parsed_value() {
+    static DOCUMENT: OnceLock<Result<Document, String>> = OnceLock::new();
+    let schemas = json!({"X": {
+        "type": "object",
+        "required": ["code"],
+        "properties": {
+            "code": {"type": "string", "pattern": "^[a-z]+$", "maxLength": 3},
+            "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": true},
+            "ratio": {"type": "integer", "minimum": -3, "maximum": 10},
+            "level": {"type": "string", "enum": ["low", "high"]},
+            "either": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+            "nested": {
+                "type": "object",
+                "properties": {"n": {"type": ["integer", "null"]}},
+                "additionalProperties": {"type": "boolean"}
+            }
+        },
+        "additionalProperties": false
+    }});
+    let spec = json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/x": {"post": {
+            "operationId": "x",
+            "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/X"}}}},
+            "responses": {"200": {"description": "ok"}}
+        }}},
+        "components": {"schemas": schemas}
+    });
+    let rules = Rules::compile(Document::load(&DOCUMENT, &spec.to_string()), "X");
+    rules.ready().unwrap();
+    let reference = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&json!({"$ref": "#/components/schemas/X", "components": {"schemas": schemas}}))
+        .unwrap();
+    let bodies = [
+        r#"{"code":"abc"}"#,
+        r#"{"code":"a\u0062c"}"#,
+        r#"{"code":"\u00e9"}"#,
+        r#"{"code":"AbC"}"#,
+        r#"{"code":"abcd"}"#,
+        r#"{"code":"abc","code":"ABC"}"#,
+        r#"{"code":"ABC","code":"abc"}"#,
+        r#"{}"#,
+        r#"{"code":"a","tags":["x","y"]}"#,
+        r#"{"code":"a","tags":["x","x"]}"#,
+        r#"{"code":"a","tags":[]}"#,
+        r#"{"code":"a","tags":[1]}"#,
+        r#"{"code":"a","ratio":10}"#,
+        r#"{"code":"a","ratio":9.0}"#,
+        r#"{"code":"a","ratio":11}"#,
+        r#"{"code":"a","ratio":-4}"#,
+        r#"{"code":"a","ratio":2.5}"#,
+        r#"{"code":"a","ratio":18446744073709551615}"#,
+        r#"{"code":"a","level":"high"}"#,
+        r#"{"code":"a","level":"medium"}"#,
+        r#"{"code":"a","level":1}"#,
+        r#"{"code":"a","either":"s"}"#,
+        r#"{"code":"a","either":1.5}"#,
+        r#"{"code":"a","nested":{"n":null,"flag":true}}"#,
+        r#"{"code":"a","nested":{"n":"x"}}"#,
+        r#"{"code":"a","nested":{"flag":"yes"}}"#,
+        r#"{"code":"a","other":1}"#,
+        r#"{"code":null}"#,
+        r#"["code"]"#,
+        r#""code""#,
+        "null",
+        "1",
+    ];
+    // Past 16 members an object finds repeated names through an index.
+    let many: Vec<String> = (0..20).map(|i| format!(r#""k{i}":true"#)).collect();
+    let large =
+        |repeat: &str| format!(r#"{{"code":"a","nested":{{{},{repeat}}}}}"#, many.join(","));
+    let large = [large(r#""k3":false"#), large(r#""k3":"no""#)];
+    for body in bodies.into_iter().chain(large.iter().map(String::as_str)) {
+        let value: Value = serde_json::from_str(body).unwrap();
+        let in_place = rules.check_body(body.as_bytes());
+        assert_eq!(in_place.is_ok(), reference.is_valid(&value), "{body}");
+        let parsed = rules.check(&value, keyward::api::rules::Part::Body);
+        assert_eq!(
+            in_place.err().map(|e| e.external_message),
+            parsed.err().map(|e| e.external_message),
+            "{body}"
+        );
+    }
+    let not_json = rules.check_body(b"{\"code\":").unwrap_err();
+    assert!(
+        not_json
+            .external_message
+            .starts_with("unable to parse JSON body")
+    );
+}
+
 /// One request per keyword that can reject a value in an Unkey request: each
 /// is a 400 in Unkey's shape, naming the field.
 #[tokio::test]
