@@ -9,9 +9,14 @@
 
 use jsonschema::JsonType;
 use jsonschema::json::{Array, Json, Node, NodeIdentity, Object, cmp};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::value::{MapAccessDeserializer, MapDeserializer, SeqDeserializer};
+use serde::de::{
+    self, Deserialize, DeserializeOwned, DeserializeSeed, Deserializer, IntoDeserializer,
+    MapAccess, SeqAccess, Visitor,
+};
 use serde_json::{Number, Value};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -29,10 +34,31 @@ pub enum Instance<'a> {
     Object(Vec<(Cow<'a, str>, Instance<'a>)>),
 }
 
+/// A body read as sent, and whether a name repeated in one of its objects
+/// (then its type reads the text, where a struct's field given twice is an
+/// error).
+#[derive(Debug)]
+pub struct Parsed<'a> {
+    pub instance: Instance<'a>,
+    pub repeated_names: bool,
+}
+
 impl<'a> Instance<'a> {
     /// Reads JSON text; strings without escapes stay in `bytes`.
-    pub fn parse(bytes: &'a [u8]) -> serde_json::Result<Instance<'a>> {
-        serde_json::from_slice(bytes)
+    pub fn parse(bytes: &'a [u8]) -> serde_json::Result<Parsed<'a>> {
+        let repeated_names = Cell::new(false);
+        let mut text = serde_json::Deserializer::from_slice(bytes);
+        let instance = InstanceSeed(&repeated_names).deserialize(&mut text)?;
+        text.end()?;
+        Ok(Parsed {
+            instance,
+            repeated_names: repeated_names.get(),
+        })
+    }
+
+    /// Reads `T` from the tree, without parsing the text again.
+    pub fn read<T: DeserializeOwned>(&self) -> serde_json::Result<T> {
+        T::deserialize(self)
     }
 
     /// A view of a value built elsewhere (query and path parameters).
@@ -70,15 +96,19 @@ impl<'a> Instance<'a> {
     }
 }
 
-impl<'de> Deserialize<'de> for Instance<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(InstanceVisitor)
+/// Reads one value; notes in the cell when a name repeats in an object.
+#[derive(Clone, Copy)]
+struct InstanceSeed<'s>(&'s Cell<bool>);
+
+impl<'de> DeserializeSeed<'de> for InstanceSeed<'_> {
+    type Value = Instance<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Instance<'de>, D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
-struct InstanceVisitor;
-
-impl<'de> Visitor<'de> for InstanceVisitor {
+impl<'de> Visitor<'de> for InstanceSeed<'_> {
     type Value = Instance<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -123,12 +153,12 @@ impl<'de> Visitor<'de> for InstanceVisitor {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        Instance::deserialize(d)
+        self.deserialize(d)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element()? {
+        while let Some(item) = seq.next_element_seed(self)? {
             items.push(item);
         }
         Ok(Instance::Array(items))
@@ -137,7 +167,9 @@ impl<'de> Visitor<'de> for InstanceVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut object = ObjectBuilder::default();
         while let Some(MemberName(name)) = map.next_key()? {
-            object.insert(name, map.next_value()?);
+            if object.insert(name, map.next_value_seed(self)?) {
+                self.0.set(true);
+            }
         }
         Ok(Instance::Object(object.members))
     }
@@ -155,14 +187,15 @@ struct ObjectBuilder<'a> {
 impl<'a> ObjectBuilder<'a> {
     const SCAN: usize = 16;
 
-    fn insert(&mut self, name: Cow<'a, str>, value: Instance<'a>) {
+    /// Adds a member; true if its name was there already.
+    fn insert(&mut self, name: Cow<'a, str>, value: Instance<'a>) -> bool {
         let repeated = match &self.index {
             Some(index) => index.get(name.as_ref()).copied(),
             None => self.members.iter().position(|(seen, _)| *seen == name),
         };
         if let Some(position) = repeated {
             self.members[position].1 = value;
-            return;
+            return true;
         }
         if let Some(index) = &mut self.index {
             index.insert(name.clone(), self.members.len());
@@ -172,6 +205,7 @@ impl<'a> ObjectBuilder<'a> {
             let names = self.members.iter().map(|(name, _)| name.clone());
             self.index = Some(names.zip(0..).collect());
         }
+        false
     }
 }
 
@@ -203,6 +237,88 @@ impl<'de> Deserialize<'de> for MemberName<'de> {
         }
         deserializer.deserialize_str(NameVisitor)
     }
+}
+
+/// `T` read from the tree, as `serde_json` reads it from a `&Value`.
+impl<'de, 'a: 'de> Deserializer<'de> for &'de Instance<'a> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        match self {
+            Instance::Null => visitor.visit_unit(),
+            Instance::Bool(b) => visitor.visit_bool(*b),
+            Instance::Number(n) => n.deserialize_any(visitor),
+            Instance::String(s) => visitor.visit_borrowed_str(s),
+            Instance::Array(items) => {
+                let mut items = SeqDeserializer::new(items.iter());
+                let value = visitor.visit_seq(&mut items)?;
+                items.end()?;
+                Ok(value)
+            }
+            Instance::Object(members) => {
+                let mut members = MapDeserializer::new(members.iter().map(entry));
+                let value = visitor.visit_map(&mut members)?;
+                members.end()?;
+                Ok(value)
+            }
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        match self {
+            Instance::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> serde_json::Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    /// A unit variant is its name; any other is an object with one member.
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> serde_json::Result<V::Value> {
+        match self {
+            Instance::String(s) => visitor.visit_enum(s.as_ref().into_deserializer()),
+            Instance::Object(members) if members.len() == 1 => {
+                let members = MapDeserializer::new(members.iter().map(entry));
+                visitor.visit_enum(MapAccessDeserializer::new(members))
+            }
+            _ => Err(de::Error::invalid_type(
+                de::Unexpected::Other("JSON value"),
+                &visitor,
+            )),
+        }
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
+    }
+}
+
+impl<'de, 'a: 'de> IntoDeserializer<'de, serde_json::Error> for &'de Instance<'a> {
+    type Deserializer = Self;
+
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+fn entry<'de>((name, value): &'de (Cow<'_, str>, Instance<'_>)) -> (&'de str, &'de Instance<'de>) {
+    (name.as_ref(), value)
 }
 
 /// The representation jsonschema validates: [`Instance`] in place.
@@ -344,5 +460,99 @@ impl<'a> Array<'a, InPlace> for &'a [Instance<'a>] {
 
     fn elements(&self) -> Self::ElementsIter {
         self.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Instance;
+    use serde::Deserialize;
+    use serde_json::{Map, Value};
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        name: String,
+        #[serde(default)]
+        count: Option<i64>,
+        ratio: Option<f64>,
+        interval: Option<Interval>,
+        #[serde(default)]
+        tags: Vec<String>,
+        meta: Option<Map<String, Value>>,
+        either: Option<Either>,
+        shape: Option<Shape>,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Interval {
+        Daily,
+        Monthly,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Number(u32),
+        Text(String),
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    enum Shape {
+        Circle { r: u8 },
+        Square(u8),
+    }
+
+    /// Reading the checked tree gives what reading the text gives: the same
+    /// value, or an error for the same bodies.
+    #[test]
+    fn a_type_read_from_the_tree_is_the_one_read_from_the_text() {
+        let bodies = [
+            r#"{"name":"a"}"#,
+            r#"{"name":"a\"b\u00e9","count":3,"ratio":2,"interval":"daily"}"#,
+            r#"{"name":"a","count":null,"ratio":null,"meta":{"z":1,"a":[true,null,{"b":"c"}]}}"#,
+            r#"{"name":"a","tags":["x","y"],"either":7,"shape":{"Circle":{"r":2}}}"#,
+            r#"{"name":"a","either":"seven","shape":{"Square":3}}"#,
+            r#"["a"]"#,
+            r#"{"name":1}"#,
+            r#"{"name":"a","count":1.5}"#,
+            r#"{"name":"a","count":1e2}"#,
+            r#"{"name":"a","count":9223372036854775808}"#,
+            r#"{"name":"a","interval":"weekly"}"#,
+            r#"{"name":"a","interval":1}"#,
+            r#"{"name":"a","either":-1}"#,
+            r#"{"name":"a","shape":{"Circle":{"r":2},"Square":3}}"#,
+            r#"{"name":"a","shape":"Circle"}"#,
+            r#"{"name":"a","other":1}"#,
+            r#"{"count":1}"#,
+            r#"null"#,
+        ];
+        for body in bodies {
+            let parsed = Instance::parse(body.as_bytes()).unwrap();
+            assert!(!parsed.repeated_names, "{body}");
+            let from_tree = parsed.instance.read::<Body>();
+            let from_text = serde_json::from_str::<Body>(body);
+            match (from_tree, from_text) {
+                (Ok(tree), Ok(text)) => assert_eq!(tree, text, "{body}"),
+                (Err(_), Err(_)) => {}
+                (tree, text) => panic!("{body}: from the tree {tree:?}, from the text {text:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_repeated_name_keeps_its_place_and_its_last_value() {
+        let parsed = Instance::parse(br#"{"a":1,"b":2,"a":3}"#).unwrap();
+        assert!(parsed.repeated_names);
+        let value: Value = parsed.instance.read().unwrap();
+        assert_eq!(value.to_string(), r#"{"a":3,"b":2}"#);
+        let nested = Instance::parse(br#"[{"x":{"y":1,"y":2}}]"#).unwrap();
+        assert!(nested.repeated_names);
+        assert!(
+            !Instance::parse(br#"[{"y":1},{"y":2}]"#)
+                .unwrap()
+                .repeated_names
+        );
     }
 }

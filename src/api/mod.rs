@@ -45,7 +45,7 @@ pub(crate) use error_plumbing;
 pub mod context;
 pub mod credentials;
 pub mod error;
-mod instance;
+pub mod instance;
 pub mod oauth;
 pub mod rules;
 pub mod sinch_access_keys;
@@ -400,9 +400,13 @@ fn read_json_body<C: ServerContext, T: DeserializeOwned + RequestRules>(
     bytes: &[u8],
 ) -> Result<T, HttpError> {
     require_json(rqctx.request.headers())?;
-    T::rules().check_body(bytes)?;
-    // The path of a field is worked out only when reading fails.
-    serde_json::from_slice(bytes).map_err(|_| {
+    let body = T::rules().check_body(bytes)?;
+    let read = match body.repeated_names {
+        false => body.instance.read(),
+        true => serde_json::from_slice(bytes),
+    };
+    // The path of a field is worked out from the text, only when reading fails.
+    read.map_err(|_| {
         let error = serde_path_to_error::deserialize::<_, T>(
             &mut serde_json::Deserializer::from_slice(bytes),
         )

@@ -9,7 +9,7 @@
 //! the specs use in requests is enforced; `tests/it/rules.rs` fails on one
 //! it does not list.
 
-use super::instance::{InPlace, Instance};
+use super::instance::{InPlace, Instance, Parsed};
 use dropshot::HttpError;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
@@ -275,11 +275,12 @@ impl Rules {
     }
 
     /// Checks a JSON body as sent: any JSON first, then the schema.
-    pub fn check_body(&self, bytes: &[u8]) -> Result<(), HttpError> {
+    pub fn check_body<'a>(&self, bytes: &'a [u8]) -> Result<Parsed<'a>, HttpError> {
         let body = Instance::parse(bytes).map_err(|e| {
             HttpError::for_bad_request(None, format!("unable to parse JSON body: {e}"))
         })?;
-        self.check_instance(&body, Part::Body)
+        self.check_instance(&body.instance, Part::Body)?;
+        Ok(body)
     }
 
     /// Checks `value` against the schema: a 400 naming the field and the
