@@ -57,7 +57,16 @@ fn types(normalized: &Normalized) -> Result<TokenStream, String> {
     settings
         .with_derive("::schemars::JsonSchema".to_string())
         .with_struct_builder(false)
-        .with_map_type("::std::collections::BTreeMap");
+        .with_map_type("::std::collections::BTreeMap")
+        .with_conversion(
+            schemars::schema::SchemaObject {
+                instance_type: Some(schemars::schema::InstanceType::String.into()),
+                format: Some("date-time".to_string()),
+                ..Default::default()
+            },
+            "crate::api::timestamp::Timestamp",
+            std::iter::empty(),
+        );
     let mut space = typify::TypeSpace::new(&settings);
     let definitions = openapi::component_json_schemas(&normalized.spec)
         .into_iter()

@@ -23,9 +23,7 @@ pub mod types {
             rename = "createTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub create_time: ::std::option::Option<
-            ::chrono::DateTime<::chrono::offset::Utc>,
-        >,
+        pub create_time: ::std::option::Option<crate::api::timestamp::Timestamp>,
         ///The display name for this Access Key. It must be unique for the resource tied to the key.
         #[serde(
             rename = "displayName",
@@ -43,9 +41,7 @@ pub mod types {
             rename = "updateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub update_time: ::std::option::Option<
-            ::chrono::DateTime<::chrono::offset::Utc>,
-        >,
+        pub update_time: ::std::option::Option<crate::api::timestamp::Timestamp>,
     }
     ///`AccessKeyServiceCreateAccessKeyPath`
     #[derive(

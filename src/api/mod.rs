@@ -49,6 +49,7 @@ pub mod instance;
 pub mod oauth;
 pub mod rules;
 pub mod sinch_access_keys;
+pub mod timestamp;
 pub mod unkey;
 
 use async_trait::async_trait;

@@ -7,11 +7,11 @@ mod error;
 pub use error::Error;
 
 use crate::api::context::ServerState;
+use crate::api::timestamp::Timestamp;
 use crate::api::{Body, PathParams, QueryParams, Reply, RequestId, answer};
 use crate::domain::sinch::{self as domain, Caller};
 use crate::generated::sinch_access_keys::{SinchAccessKeysApi, types};
 use crate::storage::AccessKeyRow;
-use chrono::{DateTime, Utc};
 use dropshot::RequestContext;
 
 /// The implementation of [`SinchAccessKeysApi`].
@@ -25,18 +25,14 @@ async fn caller(rqctx: &RequestContext<ServerState>) -> Result<Caller, domain::E
         .await
 }
 
-fn time(ms: i64) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(ms)
-}
-
 /// An access key as the API shows it: never its secret.
 fn access_key(row: AccessKeyRow) -> types::AccessKey {
     types::AccessKey {
         access_key_id: Some(row.id),
         display_name: Some(row.display_name),
         project_id: Some(row.project_id),
-        create_time: time(row.created_at),
-        update_time: time(row.updated_at),
+        create_time: Timestamp::from_millis(row.created_at),
+        update_time: Timestamp::from_millis(row.updated_at),
     }
 }
 
