@@ -91,16 +91,16 @@ impl<T> Reply<T> {
     pub fn json(status: StatusCode, body: &impl Serialize, headers: HeaderMap) -> Reply<T> {
         let response = serde_json::to_vec(body)
             .map_err(|e| HttpError::for_internal_error(format!("serializing a response: {e}")))
-            .and_then(|bytes| {
-                let mut response = http::Response::builder()
-                    .status(status)
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .body(dropshot::Body::from(bytes))
-                    .map_err(|e| {
-                        HttpError::for_internal_error(format!("building a response: {e}"))
-                    })?;
-                response.headers_mut().extend(headers);
-                Ok(response)
+            .map(|bytes| {
+                let mut response = http::Response::new(dropshot::Body::from(bytes));
+                *response.status_mut() = status;
+                let all = response.headers_mut();
+                all.insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                all.extend(headers);
+                response
             });
         Reply {
             response,
@@ -132,10 +132,8 @@ pub trait ApiError: dropshot::HttpResponseError + Send + Sync + 'static {
     /// Renders the error for the request `request_id`.
     fn into_reply<T>(self, request_id: &RequestId) -> Reply<T>;
 
-    /// Headers that every successful response of the API carries.
-    fn success_headers(_request_id: &RequestId) -> HeaderMap {
-        HeaderMap::new()
-    }
+    /// Adds the headers that every response of the API carries.
+    fn add_common_headers(_request_id: &RequestId, _headers: &mut HeaderMap) {}
 }
 
 /// Runs a handler's work and renders its outcome: the 200 body, or the API's
@@ -152,7 +150,11 @@ where
 {
     let request_id = RequestId::of(rqctx);
     Ok(match work.await {
-        Ok(body) => Reply::ok(&body, E::success_headers(&request_id)),
+        Ok(body) => {
+            let mut headers = HeaderMap::new();
+            E::add_common_headers(&request_id, &mut headers);
+            Reply::ok(&body, headers)
+        }
         Err(error) => {
             if error.status_code().is_server_error() {
                 slog::error!(rqctx.log, "request failed"; "error" => %error);

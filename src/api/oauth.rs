@@ -162,19 +162,18 @@ impl std::fmt::Display for OAuthError {
 }
 
 /// Token responses must not be cached (RFC 6749 §5.1).
-fn no_store() -> HeaderMap {
-    let mut headers = HeaderMap::new();
+fn add_no_store(headers: &mut HeaderMap) {
     headers.insert(
         http::header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
     );
     headers.insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
-    headers
 }
 
 impl ApiError for OAuthError {
     fn into_reply<T>(self, _request_id: &RequestId) -> Reply<T> {
-        let mut headers = no_store();
+        let mut headers = HeaderMap::new();
+        add_no_store(&mut headers);
         headers.extend(self.core.headers());
         if self.code == "invalid_client" {
             headers.insert(
@@ -185,8 +184,8 @@ impl ApiError for OAuthError {
         Reply::json(self.core.status, &self.body(), headers)
     }
 
-    fn success_headers(_request_id: &RequestId) -> HeaderMap {
-        no_store()
+    fn add_common_headers(_request_id: &RequestId, headers: &mut HeaderMap) {
+        add_no_store(headers);
     }
 }
 

@@ -78,18 +78,17 @@ struct ErrorDetails {
 
 impl ApiError for Error {
     fn into_reply<T>(self, request_id: &RequestId) -> Reply<T> {
-        let mut headers = Error::success_headers(request_id);
+        let mut headers = HeaderMap::new();
+        Error::add_common_headers(request_id, &mut headers);
         headers.extend(self.core.headers());
         Reply::json(self.core.status, &self.body(request_id), headers)
     }
 
     /// Every Unkey response names its request in `Unkey-Request-Id`.
-    fn success_headers(request_id: &RequestId) -> HeaderMap {
-        let mut headers = HeaderMap::new();
+    fn add_common_headers(request_id: &RequestId, headers: &mut HeaderMap) {
         if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
             headers.insert(REQUEST_ID_HEADER, value);
         }
-        headers
     }
 }
 
