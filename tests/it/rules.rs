@@ -124,20 +124,29 @@ fn every_keyword_of_every_request_schema_is_classified() {
     }
 }
 
-/// A made-up spec with the keywords neither API uses in a request, so that
-/// the check is shown to enforce them too.
-#[test]
-fn keywords_the_specs_do_not_use_yet_are_enforced_too() {
-    static DOCUMENT: OnceLock<Result<Document, String>> = OnceLock::new();
-    let spec = json!({
-        "openapi": "3.0.0",
+/// A made-up spec whose one operation takes the component schema `X` as its
+/// body.
+fn spec_posting_x(openapi: &str, schemas: Value) -> Value {
+    json!({
+        "openapi": openapi,
         "info": {"title": "t", "version": "1"},
         "paths": {"/x": {"post": {
             "operationId": "x",
             "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/X"}}}},
             "responses": {"200": {"description": "ok"}}
         }}},
-        "components": {"schemas": {"X": {
+        "components": {"schemas": schemas}
+    })
+}
+
+/// A made-up spec with the keywords neither API uses in a request, so that
+/// the check is shown to enforce them too.
+#[test]
+fn keywords_the_specs_do_not_use_yet_are_enforced_too() {
+    static DOCUMENT: OnceLock<Result<Document, String>> = OnceLock::new();
+    let spec = spec_posting_x(
+        "3.0.0",
+        json!({"X": {
             "type": "object",
             "properties": {
                 "code": {"type": "string", "pattern": "^[a-z]+$"},
@@ -147,8 +156,8 @@ fn keywords_the_specs_do_not_use_yet_are_enforced_too() {
                 "both": {"allOf": [{"type": "integer"}, {"minimum": 3}]}
             },
             "additionalProperties": false
-        }}}
-    });
+        }}),
+    );
     let document = Document::load(&DOCUMENT, &spec.to_string());
     let rules = Rules::compile(document, "X");
     rules.ready().unwrap();
@@ -205,16 +214,7 @@ fn a_body_checked_in_place_gets_the_verdict_of_its_parsed_value() {
         },
         "additionalProperties": false
     }});
-    let spec = json!({
-        "openapi": "3.1.0",
-        "info": {"title": "t", "version": "1"},
-        "paths": {"/x": {"post": {
-            "operationId": "x",
-            "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/X"}}}},
-            "responses": {"200": {"description": "ok"}}
-        }}},
-        "components": {"schemas": schemas}
-    });
+    let spec = spec_posting_x("3.1.0", schemas.clone());
     let rules = Rules::compile(Document::load(&DOCUMENT, &spec.to_string()), "X");
     rules.ready().unwrap();
     let reference = jsonschema::options()
