@@ -5,7 +5,8 @@
 //! map and an owned copy of every key and string) cost more than the check
 //! itself: ~3 µs of CPU per `ratelimits.limit` request on the bench machine.
 //! This tree costs one allocation per object or array, and jsonschema checks
-//! it in place through its custom-representation traits.
+//! it in place through its custom-representation traits. A body that passes
+//! is then read into its type from the same tree, not from the text again.
 
 use jsonschema::JsonType;
 use jsonschema::json::{Array, Json, Node, NodeIdentity, Object, cmp};
