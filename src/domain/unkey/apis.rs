@@ -30,21 +30,13 @@ impl Unkey {
     }
 
     pub async fn get_api(&self, root: &RootKey, api_id: &str) -> Result<ApiRow> {
-        root.require(&Query::any_of([
-            "*".to_string(),
-            "api.*.read_api".into(),
-            format!("api.{api_id}.read_api"),
-        ]))?;
+        root.require_on("api", api_id, "read_api")?;
         self.find_api(root, api_id).await
     }
 
     /// Soft-deletes the api and its keys; none of them verifies again.
     pub async fn delete_api(&self, root: &RootKey, api_id: &str, request_id: &str) -> Result<()> {
-        root.require(&Query::any_of([
-            "*".to_string(),
-            "api.*.delete_api".into(),
-            format!("api.{api_id}.delete_api"),
-        ]))?;
+        root.require_on("api", api_id, "delete_api")?;
         let now = self.now();
         let record = audit::record(
             root.acting(request_id),

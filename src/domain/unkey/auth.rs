@@ -33,6 +33,20 @@ impl RootKey {
         }
     }
 
+    /// Passes when the key may do `action` on the resource `kind` `id`: it
+    /// holds `*`, `{kind}.*.{action}` or `{kind}.{id}.{action}`. The names
+    /// are built only when `*` does not decide it.
+    pub fn require_on(&self, kind: &str, id: &str, action: &str) -> Result<()> {
+        if self.has("*") {
+            return Ok(());
+        }
+        self.require(&Query::any_of([
+            "*".to_string(),
+            format!("{kind}.*.{action}"),
+            format!("{kind}.{id}.{action}"),
+        ]))
+    }
+
     pub fn has(&self, permission: &str) -> bool {
         self.permissions.contains(permission)
     }

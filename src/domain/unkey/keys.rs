@@ -117,14 +117,6 @@ pub struct KeyList {
     pub cursor: Option<String>,
 }
 
-fn api_permission(action: &str, api_id: &str) -> Query {
-    Query::any_of([
-        "*".to_string(),
-        format!("api.*.{action}"),
-        format!("api.{api_id}.{action}"),
-    ])
-}
-
 fn key_not_found(key_id: &str) -> Error {
     Error::NotFound(format!("key {key_id} not found"))
 }
@@ -195,7 +187,7 @@ impl Unkey {
         request: CreateKey,
         request_id: &str,
     ) -> Result<CreatedKey> {
-        root.require(&api_permission("create_key", &request.api_id))?;
+        root.require_on("api", &request.api_id, "create_key")?;
         self.create_key_without_permission_check(root, request, request_id)
             .await
     }
@@ -283,7 +275,7 @@ impl Unkey {
         api_ids.sort_unstable();
         api_ids.dedup();
         for api_id in &api_ids {
-            root.require(&api_permission("create_key", api_id))?;
+            root.require_on("api", api_id, "create_key")?;
         }
         let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
@@ -354,7 +346,7 @@ impl Unkey {
     /// A live key of the caller's workspace, with any due refill applied.
     pub async fn get_key(&self, root: &RootKey, key_id: &str) -> Result<KeyRow> {
         let key = self.find_key(root, key_id).await?;
-        root.require(&api_permission("read_key", &key.api_id))?;
+        root.require_on("api", &key.api_id, "read_key")?;
         if key.refill.is_some() {
             let now = self.now();
             self.storage
@@ -367,7 +359,7 @@ impl Unkey {
 
     pub async fn delete_key(&self, root: &RootKey, key_id: &str, request_id: &str) -> Result<()> {
         let key = self.find_key(root, key_id).await?;
-        root.require(&api_permission("delete_key", &key.api_id))?;
+        root.require_on("api", &key.api_id, "delete_key")?;
         let now = self.now();
         let record = audit::record(
             root.acting(request_id),
@@ -396,7 +388,7 @@ impl Unkey {
         request_id: &str,
     ) -> Result<()> {
         let key = self.find_key(root, key_id).await?;
-        root.require(&api_permission("update_key", &key.api_id))?;
+        root.require_on("api", &key.api_id, "update_key")?;
         let remaining_after = update.remaining.unwrap_or(key.remaining);
         if matches!(update.refill, Some(Some(_))) && remaining_after.is_none() {
             return Err(Error::Invalid(
@@ -448,7 +440,7 @@ impl Unkey {
         request_id: &str,
     ) -> Result<Option<i64>> {
         let key = self.find_key(root, key_id).await?;
-        root.require(&api_permission("update_key", &key.api_id))?;
+        root.require_on("api", &key.api_id, "update_key")?;
         let change = match (op, value) {
             (RemainingOp::Set, value) => RemainingChange::Set(value),
             (op, None) => {

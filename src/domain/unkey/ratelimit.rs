@@ -1,7 +1,6 @@
 //! In-process rate limiting, exact on one node: per-key token buckets for
 //! verifyKey, and epoch-aligned fixed windows for `ratelimits.limit`.
 
-use super::permissions::Query;
 use super::{Error, Result, RootKey, Unkey};
 use crate::domain::ids::new_id;
 use crate::storage::{BucketRow, KeyRatelimit};
@@ -320,11 +319,7 @@ impl Unkey {
             )));
         }
         let namespace_id = self.namespace_id(root, &request.namespace).await?;
-        root.require(&Query::any_of([
-            "*".to_string(),
-            "ratelimit.*.limit".into(),
-            format!("ratelimit.{namespace_id}.limit"),
-        ]))?;
+        root.require_on("ratelimit", &namespace_id, "limit")?;
         let decision = self.limit_in_namespace(&namespace_id, request).await?;
         self.metrics
             .ratelimit_decided("namespace", decision.allowed);
