@@ -104,3 +104,42 @@ impl Unkey {
         Ok(root)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, RootKey};
+    use std::sync::atomic::AtomicI64;
+
+    fn root_key(permissions: &[&str]) -> RootKey {
+        RootKey {
+            id: "key_root".into(),
+            workspace_id: "ws_1".into(),
+            permissions: permissions.iter().map(|p| p.to_string()).collect(),
+            last_used_minute: AtomicI64::new(0),
+        }
+    }
+
+    /// `*`, the kind's wildcard and the one resource each allow the action;
+    /// anything else is a 403 naming all three.
+    #[test]
+    fn require_on_takes_star_the_wildcard_or_the_resource() {
+        for granted in ["*", "api.*.read_key", "api.api_1.read_key"] {
+            let allowed = root_key(&[granted]).require_on("api", "api_1", "read_key");
+            assert!(allowed.is_ok(), "{granted}");
+        }
+        for granted in [
+            "api.api_2.read_key",
+            "api.api_1.update_key",
+            "api.*.read_api",
+        ] {
+            let denied = root_key(&[granted]).require_on("api", "api_1", "read_key");
+            match denied {
+                Err(Error::Denied(message)) => assert_eq!(
+                    message,
+                    "this root key lacks the permission * or api.*.read_key or api.api_1.read_key"
+                ),
+                other => panic!("{granted}: {other:?}"),
+            }
+        }
+    }
+}
