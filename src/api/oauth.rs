@@ -219,7 +219,7 @@ async fn token(
     rqctx: RequestContext<ServerState>,
     body: crate::api::RawBody,
 ) -> Result<Reply<TokenResponse>, OAuthError> {
-    answer(&rqctx, async {
+    answer(&rqctx, async |_| {
         let (form, basic): (TokenForm, _) = read_form(&rqctx, body)?;
         let request = TokenRequest {
             grant_type: form.grant_type,
@@ -242,7 +242,7 @@ async fn introspect(
     rqctx: RequestContext<ServerState>,
     body: crate::api::RawBody,
 ) -> Result<Reply<IntrospectionResponse>, OAuthError> {
-    answer(&rqctx, async {
+    answer(&rqctx, async |_| {
         let (form, basic): (IntrospectionForm, _) = read_form(&rqctx, body)?;
         let token = form
             .token

@@ -8,7 +8,7 @@ pub use error::Error;
 
 use crate::api::context::ServerState;
 use crate::api::timestamp::Timestamp;
-use crate::api::{Body, PathParams, QueryParams, Reply, RequestId, answer};
+use crate::api::{Body, PathParams, QueryParams, Reply, answer};
 use crate::domain::sinch::{self as domain, Caller};
 use crate::generated::sinch_access_keys::{SinchAccessKeysApi, types};
 use crate::storage::AccessKeyRow;
@@ -44,7 +44,7 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
         path: PathParams<types::AccessKeyServiceListAccessKeysPath>,
         query: QueryParams<types::AccessKeyServiceListAccessKeysQuery>,
     ) -> Result<Reply<types::ListAccessKeysResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |_| {
             let path = path.parsed()?;
             let caller = caller(&rqctx).await?;
             let query = query.parsed()?;
@@ -71,7 +71,7 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
         path: PathParams<types::AccessKeyServiceCreateAccessKeyPath>,
         body: Body<types::CreateAccessKey>,
     ) -> Result<Reply<types::CreateAccessKeyResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |request_id| {
             let path = path.parsed()?;
             let caller = caller(&rqctx).await?;
             let body = body.parsed()?;
@@ -82,7 +82,7 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
                     &caller,
                     &path.project_id,
                     body.display_name.as_deref(),
-                    RequestId::of(&rqctx).as_str(),
+                    request_id.as_str(),
                 )
                 .await?;
             Ok(types::CreateAccessKeyResponse {
@@ -97,7 +97,7 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
         rqctx: RequestContext<ServerState>,
         path: PathParams<types::AccessKeyServiceGetAccessKeyPath>,
     ) -> Result<Reply<types::AccessKey>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |_| {
             let path = path.parsed()?;
             let caller = caller(&rqctx).await?;
             let key = rqctx
@@ -115,7 +115,7 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
         path: PathParams<types::AccessKeyServiceUpdateAccessKeyPath>,
         body: Body<types::UpdateAccessKey>,
     ) -> Result<Reply<types::AccessKey>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |request_id| {
             let path = path.parsed()?;
             let caller = caller(&rqctx).await?;
             let body = body.parsed()?;
@@ -127,7 +127,7 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
                     &path.project_id,
                     &path.access_key_id,
                     body.display_name.as_deref(),
-                    RequestId::of(&rqctx).as_str(),
+                    request_id.as_str(),
                 )
                 .await?;
             Ok(access_key(key))
@@ -139,7 +139,7 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
         rqctx: RequestContext<ServerState>,
         path: PathParams<types::AccessKeyServiceDeleteAccessKeyPath>,
     ) -> Result<Reply<types::AccessKeyServiceDeleteAccessKeyResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |request_id| {
             let path = path.parsed()?;
             let caller = caller(&rqctx).await?;
             rqctx
@@ -149,7 +149,7 @@ impl SinchAccessKeysApi for SinchAccessKeysService {
                     &caller,
                     &path.project_id,
                     &path.access_key_id,
-                    RequestId::of(&rqctx).as_str(),
+                    request_id.as_str(),
                 )
                 .await?;
             Ok(types::AccessKeyServiceDeleteAccessKeyResponse(

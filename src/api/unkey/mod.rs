@@ -7,7 +7,7 @@ mod views;
 pub use error::{Error, REQUEST_ID_HEADER};
 
 use crate::api::context::ServerState;
-use crate::api::{Body, PathParams, QueryParams, Reply, RequestId, answer};
+use crate::api::{Body, PathParams, QueryParams, Reply, answer};
 use crate::domain::health;
 use crate::domain::unkey::keys::RemainingOp;
 use crate::domain::unkey::ratelimit::LimitRequest;
@@ -35,7 +35,7 @@ impl UnkeyApi for UnkeyService {
     async fn get_liveness(
         rqctx: RequestContext<ServerState>,
     ) -> Result<Reply<types::GetLivenessResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |_| {
             let services = &health::SERVICES;
             Ok(types::GetLivenessResponse {
                 status: "ok".to_string(),
@@ -55,7 +55,7 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         query: QueryParams<types::KeysGetKeyQuery>,
     ) -> Result<Reply<types::Key>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |_| {
             let query = query.parsed()?;
             let root = root_key(&rqctx).await?;
             let key = rqctx.context().unkey.get_key(&root, &query.key_id).await?;
@@ -68,13 +68,13 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         body: Body<types::KeysDeleteKeyBody>,
     ) -> Result<Reply<types::KeysDeleteKeyResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |request_id| {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
             rqctx
                 .context()
                 .unkey
-                .delete_key(&root, &body.key_id, RequestId::of(&rqctx).as_str())
+                .delete_key(&root, &body.key_id, request_id.as_str())
                 .await?;
             Ok(types::KeysDeleteKeyResponse(Default::default()))
         })
@@ -85,14 +85,14 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         body: Body<types::KeysCreateKeyBody>,
     ) -> Result<Reply<types::KeysCreateKeyResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |request_id| {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
             let request = views::create_key(body);
             let created = rqctx
                 .context()
                 .unkey
-                .create_key(&root, request, RequestId::of(&rqctx).as_str())
+                .create_key(&root, request, request_id.as_str())
                 .await?;
             Ok(types::KeysCreateKeyResponse {
                 key_id: created.key_id,
@@ -106,7 +106,7 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         body: Body<types::V1KeysVerifyKeyRequest>,
     ) -> Result<Reply<types::V1KeysVerifyKeyResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |request_id| {
             let body = body.parsed()?;
             let permissions = body
                 .authorization
@@ -118,7 +118,7 @@ impl UnkeyApi for UnkeyService {
                 .unkey
                 .verify_key(&body.key, body.api_id.as_deref(), permissions, cost)
                 .await?;
-            Ok(views::verification(verification, &RequestId::of(&rqctx)))
+            Ok(views::verification(verification, request_id))
         })
         .await
     }
@@ -127,14 +127,14 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         body: Body<types::MigrationsCreateKeysBody>,
     ) -> Result<Reply<types::MigrationsCreateKeysResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |request_id| {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
             let items = body.0.into_iter().map(views::import_key).collect();
             let key_ids = rqctx
                 .context()
                 .unkey
-                .import_keys(&root, items, RequestId::of(&rqctx).as_str())
+                .import_keys(&root, items, request_id.as_str())
                 .await?;
             Ok(types::MigrationsCreateKeysResponse { key_ids })
         })
@@ -145,13 +145,13 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         body: Body<types::KeysUpdateKeyBody>,
     ) -> Result<Reply<types::KeysUpdateKeyResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |request_id| {
             let (key_id, update) = views::update_key(body.parsed()?);
             let root = root_key(&rqctx).await?;
             rqctx
                 .context()
                 .unkey
-                .update_key(&root, &key_id, update, RequestId::of(&rqctx).as_str())
+                .update_key(&root, &key_id, update, request_id.as_str())
                 .await?;
             Ok(types::KeysUpdateKeyResponse(Default::default()))
         })
@@ -162,7 +162,7 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         body: Body<types::KeysUpdateRemainingBody>,
     ) -> Result<Reply<types::KeysUpdateRemainingResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |request_id| {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
             let op = match body.op {
@@ -173,13 +173,7 @@ impl UnkeyApi for UnkeyService {
             let remaining = rqctx
                 .context()
                 .unkey
-                .update_remaining(
-                    &root,
-                    &body.key_id,
-                    op,
-                    body.value,
-                    RequestId::of(&rqctx).as_str(),
-                )
+                .update_remaining(&root, &body.key_id, op, body.value, request_id.as_str())
                 .await?;
             Ok(types::KeysUpdateRemainingResponse { remaining })
         })
@@ -190,7 +184,7 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         query: QueryParams<types::KeysGetVerificationsQuery>,
     ) -> Result<Reply<types::KeysGetVerificationsResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |_| {
             let query = query.parsed()?;
             let root = root_key(&rqctx).await?;
             let days = rqctx
@@ -224,7 +218,7 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         query: QueryParams<types::ApisGetApiQuery>,
     ) -> Result<Reply<types::ApisGetApiResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |_| {
             let query = query.parsed()?;
             let root = root_key(&rqctx).await?;
             let api = rqctx.context().unkey.get_api(&root, &query.api_id).await?;
@@ -241,13 +235,13 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         body: Body<types::ApisCreateApiBody>,
     ) -> Result<Reply<types::ApisCreateApiResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |request_id| {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
             let api_id = rqctx
                 .context()
                 .unkey
-                .create_api(&root, &body.name, RequestId::of(&rqctx).as_str())
+                .create_api(&root, &body.name, request_id.as_str())
                 .await?;
             Ok(types::ApisCreateApiResponse { api_id })
         })
@@ -258,7 +252,7 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         query: QueryParams<types::ApisListKeysQuery>,
     ) -> Result<Reply<types::ApisListKeysResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |_| {
             let query = query.parsed()?;
             let root = root_key(&rqctx).await?;
             let list = rqctx
@@ -285,13 +279,13 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         body: Body<types::ApisDeleteApiBody>,
     ) -> Result<Reply<types::ApisDeleteApiResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |request_id| {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
             rqctx
                 .context()
                 .unkey
-                .delete_api(&root, &body.api_id, RequestId::of(&rqctx).as_str())
+                .delete_api(&root, &body.api_id, request_id.as_str())
                 .await?;
             Ok(types::ApisDeleteApiResponse(Default::default()))
         })
@@ -302,7 +296,7 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         body: Body<types::RatelimitsLimitBody>,
     ) -> Result<Reply<types::RatelimitsLimitResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |_| {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
             let request = LimitRequest {
@@ -328,14 +322,14 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         body: Body<types::PostKeysBody>,
     ) -> Result<Reply<types::PostKeysResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |request_id| {
             let body = body.parsed()?;
             let root = root_key(&rqctx).await?;
             let request = views::legacy_create_key(body);
             let created = rqctx
                 .context()
                 .unkey
-                .create_key_legacy(&root, request, RequestId::of(&rqctx).as_str())
+                .create_key_legacy(&root, request, request_id.as_str())
                 .await?;
             Ok(types::PostKeysResponse {
                 key_id: created.key_id,
@@ -349,17 +343,14 @@ impl UnkeyApi for UnkeyService {
         rqctx: RequestContext<ServerState>,
         body: Body<types::PostKeysVerifyBody>,
     ) -> Result<Reply<types::PostKeysVerifyResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |request_id| {
             let body = body.parsed()?;
             let verification = rqctx
                 .context()
                 .unkey
                 .verify_key(&body.key, body.api_id.as_deref(), None, 1)
                 .await?;
-            Ok(views::legacy_verification(
-                verification,
-                &RequestId::of(&rqctx),
-            ))
+            Ok(views::legacy_verification(verification, request_id))
         })
         .await
     }
@@ -369,7 +360,7 @@ impl UnkeyApi for UnkeyService {
         path: PathParams<types::GetApisApiIdKeysPath>,
         query: QueryParams<types::GetApisApiIdKeysQuery>,
     ) -> Result<Reply<types::GetApisApiIdKeysResponse>, Error> {
-        answer(&rqctx, async {
+        answer(&rqctx, async |_| {
             let path = path.parsed()?;
             let query = query.parsed()?;
             let root = root_key(&rqctx).await?;
