@@ -11,8 +11,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Timestamp(pub DateTime<Utc>);
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timestamp(DateTime<Utc>);
 
 impl Timestamp {
     /// Milliseconds since the Unix epoch; `None` past chrono's range.
