@@ -313,6 +313,7 @@ pub struct StorageMetrics {
     pub spend_queue_depth: Gauge,
     pub spend_group_size: Histogram,
     pub key_insert_group_size: Histogram,
+    pub log_restart_hold: Histogram,
     pub database_errors: FixedCounters,
 }
 
@@ -322,6 +323,8 @@ pub static STORAGE: LazyLock<StorageMetrics> = LazyLock::new(|| StorageMetrics {
     spend_group_size: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
     // 1 to 256: a group takes at most 256 keys.
     key_insert_group_size: Histogram::new(exponential_buckets(1.0, 2.0, 9)),
+    // 0.5 ms to 256 ms.
+    log_restart_hold: Histogram::new(exponential_buckets(0.0005, 2.0, 10)),
     database_errors: FixedCounters::new(&["kind"], &[DATABASE_ERROR_KINDS]),
 });
 
@@ -435,6 +438,11 @@ impl Metrics {
             "key_insert_group_size",
             "Keys without roles committed together in one group by createKey (process-wide)",
             storage.key_insert_group_size,
+        );
+        registry.register(
+            "sqlite_log_restart_hold_seconds",
+            "How long SQLite's checkpointer held writes to start the write-ahead log over (process-wide)",
+            storage.log_restart_hold,
         );
         registry.register(
             "database_errors",

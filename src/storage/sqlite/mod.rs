@@ -1,13 +1,15 @@
 //! The SQLite backend: sqlx with one writer connection (writes queue in
 //! order instead of retrying a busy lock), group commit for key spends,
-//! checkpoints on their own connection, and the verify path's key lookup
-//! through rusqlite on the calling thread (`key_lookup.rs`).
+//! checkpoints on their own connection (`checkpoints.rs`), and the verify
+//! path's key lookup through rusqlite on the calling thread
+//! (`key_lookup.rs`).
 
 mod access_keys;
 mod admin;
 mod apis;
 mod audit;
 mod changes;
+mod checkpoints;
 mod key_lookup;
 mod keys;
 mod ratelimit_namespaces;
@@ -22,7 +24,6 @@ use super::{BUSY_TIMEOUT, Backend, Result, StorageError};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
-use std::time::Duration;
 
 impl From<rusqlite::Error> for StorageError {
     fn from(error: rusqlite::Error) -> StorageError {
@@ -46,7 +47,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStorage {
     pool: SqlitePool,
     writer: std::sync::Arc<writer::Writer>,
-    checkpointer: SqlitePool,
+    checkpointer: std::sync::Arc<checkpoints::Checkpointer>,
     spends: crate::storage::spends::SpendQueue,
     key_inserts: crate::storage::key_inserts::KeyInsertQueue,
     key_lookup: std::sync::Arc<key_lookup::KeyLookup>,
@@ -74,8 +75,10 @@ impl SqliteStorage {
                 // writer updates counters all over the counts table.
                 .pragma("cache_size", "-32768")
                 // Commits leave checkpoints to the checkpointer below,
-                // unless the log passes 10,000 pages: a backstop.
-                .pragma("wal_autocheckpoint", "10000"),
+                // which starts the log over past 4,000 pages, unless the
+                // log passes 20,000: a backstop, for when something (a
+                // long read) keeps the checkpointer from starting it over.
+                .pragma("wal_autocheckpoint", "20000"),
         )
         .await?;
         MIGRATOR.run(&mut *writer.lock().await?).await?;
@@ -83,16 +86,18 @@ impl SqliteStorage {
         // Checkpoints (copying the write-ahead log into the database file,
         // and its fsync) run on their own connection, beside the writer: by
         // default the commit that crosses 1,000 pages runs one, and every
-        // write queued behind it waits. No ping before each acquire (in
-        // this pool and the next): an embedded connection does not go
+        // write queued behind it waits.
+        let checkpointer = std::sync::Arc::new(checkpoints::Checkpointer::open(
+            options.get_filename(),
+            checkpoints::RESTART_AT_FRAMES,
+        )?);
+        tokio::spawn(checkpoints::run(
+            std::sync::Arc::clone(&checkpointer),
+            std::sync::Arc::clone(&writer),
+        ));
+        // No ping before each acquire: an embedded connection does not go
         // stale, and the ping is a second round trip to the connection's
         // worker thread on every query.
-        let checkpointer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await?;
-        tokio::spawn(checkpoint_periodically(checkpointer.clone()));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
@@ -127,7 +132,7 @@ impl Backend for SqliteStorage {
         // the write-ahead log back into it.
         self.key_lookup.close();
         self.pool.close().await;
-        self.checkpointer.close().await;
+        self.checkpointer.close();
         self.writer.close().await;
     }
 
@@ -154,22 +159,4 @@ fn protect_database_file(path: &std::path::Path) -> std::io::Result<Option<Strin
         PrivateFile::Created(_) => None,
         PrivateFile::Existing { warning } => warning,
     })
-}
-
-/// Every 200 ms, a passive checkpoint: as much of the log as no reader
-/// still needs, without waiting for anyone. Stops when storage closes.
-/// Once a second let createKey's log pass the writer's 10,000-page
-/// backstop between checkpoints, and the writer checkpointed itself while
-/// every write waited: at 1,000,000 keys, 3,200-3,400 creates a second
-/// with a p99 near 90 ms, against 4,400-4,700 and 51-64 ms every 200 ms.
-async fn checkpoint_periodically(checkpointer: SqlitePool) {
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    while !checkpointer.is_closed() {
-        tick.tick().await;
-        // A failed checkpoint is retried next time; the backstop remains.
-        let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&checkpointer)
-            .await;
-    }
 }
