@@ -65,6 +65,8 @@ impl Checkpointer {
         })
     }
 
+    /// Closes the connection, once a copy under way is done: the writer
+    /// must close last, to fold the log back into the database file.
     pub(super) fn close(&self) {
         if let Ok(mut connection) = self.connection.lock() {
             connection.take();
@@ -87,7 +89,8 @@ impl Checkpointer {
     }
 
     /// A passive checkpoint: copies what no reader still needs, waiting for
-    /// no one. `None` when another checkpoint is running.
+    /// no one. `None` when it could not run: another checkpoint was under
+    /// way, or a commit was starting the log over.
     fn copy(&self) -> Result<Option<Log>> {
         self.with(|connection| {
             let (busy, length, copied): (i64, i64, i64) =
@@ -174,7 +177,8 @@ async fn start_log_over(
             return Ok(());
         };
         if next.length < log.length {
-            // Another process's checkpoint started it over meanwhile.
+            // Something else started it over meanwhile: the writer's
+            // backstop, or another process.
             return Ok(());
         }
         let copied = next.copied - log.copied;
