@@ -141,32 +141,66 @@ fn closed() -> StorageError {
     StorageError::Unavailable("the spend queue has stopped".into())
 }
 
+/// A caller's answer, to be sent.
+type Answer = (oneshot::Sender<Result<Spend>>, Result<Spend>);
+
 async fn run(spender: Arc<dyn GroupSpender>, mut requests: mpsc::Receiver<SpendRequest>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
-    while requests.recv_many(&mut group, MAX_GROUP).await > 0 {
+    let mut answers: Vec<Answer> = Vec::with_capacity(MAX_GROUP);
+    loop {
+        if answers.is_empty() {
+            if requests.recv_many(&mut group, MAX_GROUP).await == 0 {
+                return;
+            }
+        } else {
+            // Only the spends already waiting: the callers still to be
+            // answered may send nothing more until they are.
+            while group.len() < MAX_GROUP
+                && let Ok(request) = requests.try_recv()
+            {
+                group.push(request);
+            }
+            if group.is_empty() {
+                send(&mut answers);
+                continue;
+            }
+        }
         let metrics = &crate::metrics::STORAGE;
         let size = i64::try_from(group.len()).unwrap_or(i64::MAX);
         metrics.spend_queue_depth.dec_by(size);
         metrics.spend_group_size.observe(group.len() as f64);
-        match commit_group(&*spender, &group).await {
+        // The last group's answers go out while this group commits: the
+        // commit's first poll sends its statement to the database, and the
+        // answers are sent while it waits for the fsync. Sent first, they
+        // took ~8% of a group's round trip (24 of ~295 µs) under the
+        // remaining row's load.
+        let (committed, ()) = tokio::join!(commit_group(&*spender, &group), async {
+            send(&mut answers)
+        });
+        match committed {
             Ok(spends) => {
-                for (request, spend) in group.drain(..).zip(spends) {
-                    // A caller that went away no longer needs its answer.
-                    let _ = request.reply.send(Ok(spend));
-                }
+                let replies = group.drain(..).map(|request| request.reply);
+                answers.extend(replies.zip(spends.into_iter().map(Ok)));
             }
             Err(error) => {
                 let message = error.to_string();
-                for request in group.drain(..) {
+                answers.extend(group.drain(..).map(|request| {
                     let error = if error.is_busy() {
                         StorageError::Busy
                     } else {
                         StorageError::Unavailable(message.clone())
                     };
-                    let _ = request.reply.send(Err(error));
-                }
+                    (request.reply, Err(error))
+                }));
             }
         }
+    }
+}
+
+fn send(answers: &mut Vec<Answer>) {
+    for (reply, answer) in answers.drain(..) {
+        // A caller that went away no longer needs its answer.
+        let _ = reply.send(answer);
     }
 }
 
@@ -227,4 +261,117 @@ async fn spend_run(
             None => rest_spends.next().unwrap_or(Spend::Exhausted),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// Keys' remaining uses in memory; each statement takes a millisecond,
+    /// so that spends arriving meanwhile form the next group.
+    struct Uses(Mutex<HashMap<String, i64>>);
+
+    impl Uses {
+        fn of(key: &str, remaining: i64) -> Arc<Uses> {
+            Arc::new(Uses(Mutex::new(HashMap::from([(
+                key.to_string(),
+                remaining,
+            )]))))
+        }
+    }
+
+    #[async_trait]
+    impl GroupSpender for Uses {
+        async fn spend_where_enough(
+            &self,
+            counts: &[(&str, i64)],
+            _: i64,
+            _: RefillBoundaries,
+        ) -> Result<Vec<(String, i64)>> {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let mut uses = self.0.lock().expect("uses");
+            let mut spent = Vec::new();
+            for (id, count) in counts {
+                if let Some(left) = uses.get_mut(*id)
+                    && *left >= *count
+                {
+                    *left -= count;
+                    spent.push((id.to_string(), *left));
+                }
+            }
+            Ok(spent)
+        }
+
+        async fn spend_each(
+            &self,
+            key_ids: &[&str],
+            _: i64,
+            _: RefillBoundaries,
+        ) -> Result<Vec<Spend>> {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let mut uses = self.0.lock().expect("uses");
+            Ok(key_ids
+                .iter()
+                .map(|id| match uses.get_mut(*id) {
+                    Some(left) if *left > 0 => {
+                        *left -= 1;
+                        Spend::Spent(*left)
+                    }
+                    _ => Spend::Exhausted,
+                })
+                .collect())
+        }
+    }
+
+    const NO_REFILL: RefillBoundaries = RefillBoundaries {
+        day_start: 0,
+        month_start: 0,
+    };
+
+    #[tokio::test]
+    async fn a_lone_caller_is_answered_without_waiting_for_another_spend() {
+        let queue = SpendQueue::start(Uses::of("key_1", 10));
+        for expected in [9, 8, 7] {
+            let spend =
+                tokio::time::timeout(Duration::from_secs(5), queue.spend("key_1", 1, NO_REFILL))
+                    .await
+                    .expect("answered")
+                    .expect("spent");
+            assert_eq!(spend, Spend::Spent(expected));
+        }
+    }
+
+    /// Callers that spend again as soon as they are answered, so that
+    /// groups commit while the last group's answers go out.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_spending_back_to_back_get_every_use_once_and_no_more() {
+        let queue = SpendQueue::start(Uses::of("key_1", 150));
+        let callers = (0..50).map(|_| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                let mut spends = Vec::new();
+                for _ in 0..4 {
+                    spends.push(queue.spend("key_1", 1, NO_REFILL).await.expect("answered"));
+                }
+                spends
+            })
+        });
+        let mut left: Vec<i64> = Vec::new();
+        let mut exhausted = 0;
+        let callers =
+            tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(callers));
+        for caller in callers.await.expect("every caller answered") {
+            for spend in caller.expect("caller") {
+                match spend {
+                    Spend::Spent(remaining) => left.push(remaining),
+                    Spend::Exhausted => exhausted += 1,
+                }
+            }
+        }
+        left.sort_unstable();
+        assert_eq!(left, (0..150).collect::<Vec<i64>>());
+        assert_eq!(exhausted, 50);
+    }
 }
