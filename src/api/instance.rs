@@ -79,7 +79,8 @@ impl<'a> Instance<'a> {
         }
     }
 
-    /// The same value as a `serde_json::Value`, for error messages.
+    /// The same value as a `serde_json::Value`, for jsonschema's `enum` and
+    /// `const` comparisons and its error messages.
     fn to_value(&self) -> Value {
         match self {
             Instance::Null => Value::Null,

@@ -142,8 +142,9 @@ pub trait ApiError: dropshot::HttpResponseError + Send + Sync + 'static {
 }
 
 /// Runs a handler's work, which is given the request's id, and renders its
-/// outcome: the 200 body, or the API's error. Server-side failures are logged with the request id here, since
-/// dropshot only sees a finished response.
+/// outcome: the 200 body, or the API's error. Server-side failures are
+/// logged with the request id here, since dropshot only sees a finished
+/// response.
 pub async fn answer<C, T, E>(
     rqctx: &RequestContext<C>,
     work: impl AsyncFnOnce(&RequestId) -> Result<T, E>,

@@ -12,7 +12,7 @@
 //!
 //! So once the log is long, the checkpointer starts it over itself. It
 //! copies and syncs while writes go on, until a round leaves little behind;
-//! then it holds the writer for one last copy (2-5 ms), after which the
+//! then it holds the writer for one last copy (a few ms), after which the
 //! next commit writes the log from its beginning.
 
 use super::writer::Writer;
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 /// creates a second against 4,400-4,700 at 200 ms).
 const INTERVAL: Duration = Duration::from_millis(200);
 /// A log this long, in frames (one page each: 16 MiB), is started over.
-pub(super) const RESTART_AT_FRAMES: i64 = 4_000;
+const RESTART_AT_FRAMES: i64 = 4_000;
 /// A round that copied at most this many frames is the last before the hold.
 const LAST_ROUND_FRAMES: i64 = 256;
 /// Rounds before the hold, at most.
@@ -37,7 +37,6 @@ const MAX_ROUNDS: usize = 4;
 #[derive(Debug)]
 pub(super) struct Checkpointer {
     connection: Mutex<Option<Connection>>,
-    restart_at_frames: i64,
 }
 
 /// The log after a passive checkpoint, in frames.
@@ -48,9 +47,8 @@ struct Log {
 }
 
 impl Checkpointer {
-    /// A checkpointer for the database at `path`, which must exist, that
-    /// starts its log over past `restart_at_frames`.
-    pub(super) fn open(path: &Path, restart_at_frames: i64) -> Result<Checkpointer> {
+    /// A checkpointer for the database at `path`, which must exist.
+    pub(super) fn open(path: &Path) -> Result<Checkpointer> {
         let connection = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -61,7 +59,6 @@ impl Checkpointer {
         connection.execute_batch("PRAGMA synchronous = FULL")?;
         Ok(Checkpointer {
             connection: Mutex::new(Some(connection)),
-            restart_at_frames,
         })
     }
 
@@ -156,7 +153,7 @@ pub(super) async fn run(checkpointer: Arc<Checkpointer>, writer: Arc<Writer>) {
     while !checkpointer.is_closed() {
         tick.tick().await;
         if let Ok(Some(log)) = blocking(&checkpointer, Checkpointer::copy).await
-            && log.length >= checkpointer.restart_at_frames
+            && log.length >= RESTART_AT_FRAMES
         {
             let _ = start_log_over(&checkpointer, &writer, log).await;
         }
@@ -227,7 +224,7 @@ mod tests {
             .execute(&mut *writer.lock().await.expect("lock"))
             .await
             .expect("create");
-        let checkpointer = Arc::new(Checkpointer::open(&path, 200).expect("checkpointer"));
+        let checkpointer = Arc::new(Checkpointer::open(&path).expect("checkpointer"));
 
         let stop = Arc::new(AtomicBool::new(false));
         let committed = Arc::new(AtomicU64::new(0));

@@ -87,10 +87,8 @@ impl SqliteStorage {
         // and its fsync) run on their own connection, beside the writer: by
         // default the commit that crosses 1,000 pages runs one, and every
         // write queued behind it waits.
-        let checkpointer = std::sync::Arc::new(checkpoints::Checkpointer::open(
-            options.get_filename(),
-            checkpoints::RESTART_AT_FRAMES,
-        )?);
+        let checkpointer =
+            std::sync::Arc::new(checkpoints::Checkpointer::open(options.get_filename())?);
         tokio::spawn(checkpoints::run(
             std::sync::Arc::clone(&checkpointer),
             std::sync::Arc::clone(&writer),
