@@ -418,6 +418,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
+    let signals = server::StopSignals::install()?;
     let config = ServerConfig {
         bind: args.bind,
         database_url,
@@ -462,7 +463,7 @@ async fn serve(database_url: String, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(metrics) = running.metrics_addr() {
         eprintln!("keyward: serving metrics on http://{metrics}/metrics");
     }
-    server::serve_until_signalled(running).await
+    signals.serve_until_signalled(running).await
 }
 
 async fn admin_command(storage: &Storage, now_ms: i64, command: Command) -> anyhow::Result<()> {

@@ -486,15 +486,33 @@ async fn readyz(
     )
 }
 
-/// Serves until SIGINT or SIGTERM, then shuts down gracefully.
-pub async fn serve_until_signalled(running: RunningServer) -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
+/// SIGINT and SIGTERM, caught. Install them before the server starts: from
+/// then on either one asks for a graceful shutdown, even one that comes
+/// before the server has announced itself, where the default action would
+/// kill the process and lose the counts it holds.
+pub struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    pub fn install() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
     }
-    // Not eprintln!: with stderr closed it panics, and shutdown would not
-    // flush what is pending.
-    let _ = writeln!(std::io::stderr(), "keyward: shutting down");
-    running.shutdown().await
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn serve_until_signalled(mut self, running: RunningServer) -> anyhow::Result<()> {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        // Not eprintln!: with stderr closed it panics, and shutdown would not
+        // flush what is pending.
+        let _ = writeln!(std::io::stderr(), "keyward: shutting down");
+        running.shutdown().await
+    }
 }

@@ -109,6 +109,28 @@ async fn a_shutdown_turns_readiness_off_before_it_stops_serving() {
     );
 }
 
+/// SIGTERM the moment the server says where it listens, before any request:
+/// still a graceful shutdown, exit code 0. The handlers used to be installed
+/// just after that line, and once in CI a SIGTERM sent right after a first
+/// probe landed in between and killed the process, counts and all. That
+/// window was microseconds wide, so this seldom failed on the old order; the
+/// order itself is `cli::serve`'s first line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_right_after_start_up_still_shuts_down_gracefully() {
+    let database = Database::new();
+    for _ in 0..3 {
+        let server = ServeProcess::start(&database.url(), &[]);
+        server.terminate();
+        let (exit, _) =
+            tokio::task::spawn_blocking(move || server.wait_exit(Duration::from_secs(10)))
+                .await
+                .expect("wait")
+                .expect("exits");
+        // Killed by the signal, it would have no exit code.
+        assert_eq!(exit.code(), Some(0), "{exit}");
+    }
+}
+
 /// During start-up a node is never ready before its migrations are done: it
 /// listens only after them, so a probe finds nothing until the first answer,
 /// and that answer is 200.
