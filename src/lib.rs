@@ -13,6 +13,7 @@
 //!
 //! Data flows one way: handler → domain → storage.
 
+pub mod allocator;
 pub mod api;
 pub mod bench_floor;
 pub mod cli;

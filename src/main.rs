@@ -1,8 +1,8 @@
 use clap::Parser;
 
-/// mimalloc rather than glibc's malloc: see Cargo.toml.
+/// mimalloc rather than glibc's malloc: see `keyward::allocator`.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: keyward::allocator::MiMalloc = keyward::allocator::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
