@@ -792,6 +792,8 @@ fn input_path_to_segments(path: &InputPath) -> Result<Vec<String>, String> {
         .filter(|segment| !segment.is_empty())
         .map(|segment| match segment {
             "." | ".." => Err("dot-segments are not permitted".to_string()),
+            // keyward: a segment with nothing to decode is copied as it is.
+            _ if !segment.contains('%') => Ok(segment.to_owned()),
             _ => Ok(percent_decode_str(segment)
                 .decode_utf8()
                 .map_err(|e| e.to_string())?

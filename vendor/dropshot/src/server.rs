@@ -1025,7 +1025,10 @@ async fn http_request_handle<C: ServerContext>(
         request_id: request_id.to_string(),
         log: request_log.clone(),
     };
-    let request_headers = rqctx.request.headers().clone();
+    // keyward: copied only when they may be needed, for compression.
+    let request_headers =
+        matches!(server.config.compression, CompressionConfig::Gzip)
+            .then(|| rqctx.request.headers().clone());
     let handler = lookup_result.handler;
 
     let mut response = match server.config.default_handler_task_mode {
@@ -1091,7 +1094,7 @@ async fn http_request_handle<C: ServerContext>(
         }
     };
 
-    if matches!(server.config.compression, CompressionConfig::Gzip)
+    if let Some(request_headers) = &request_headers
         && is_compressible_content_type(response.headers())
     {
         // Add Vary: Accept-Encoding header for all compressible content
@@ -1105,7 +1108,7 @@ async fn http_request_handle<C: ServerContext>(
 
         if should_compress_response(
             &method,
-            &request_headers,
+            request_headers,
             response.status(),
             response.headers(),
             response.extensions(),
