@@ -109,26 +109,59 @@ async fn a_shutdown_turns_readiness_off_before_it_stops_serving() {
     );
 }
 
-/// SIGTERM the moment the server says where it listens, before any request:
-/// still a graceful shutdown, exit code 0. The handlers used to be installed
-/// just after that line, and once in CI a SIGTERM sent right after a first
-/// probe landed in between and killed the process, counts and all. That
-/// window was microseconds wide, so this seldom failed on the old order; the
-/// order itself is `cli::serve`'s first line.
+/// SIGTERM is caught before the server listens, so from its first answer on
+/// a SIGTERM is a graceful shutdown. The handlers used to be installed after
+/// the "serving" line, and once in CI a SIGTERM sent right after a first
+/// probe landed in between and killed the process, pending counts and all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sigterm_right_after_start_up_still_shuts_down_gracefully() {
+async fn sigterm_is_caught_before_the_server_listens() {
     let database = Database::new();
-    for _ in 0..3 {
-        let server = ServeProcess::start(&database.url(), &[]);
-        server.terminate();
-        let (exit, _) =
-            tokio::task::spawn_blocking(move || server.wait_exit(Duration::from_secs(10)))
-                .await
-                .expect("wait")
-                .expect("exits");
-        // Killed by the signal, it would have no exit code.
-        assert_eq!(exit.code(), Some(0), "{exit}");
+    let port = port_no_other_server_takes();
+    let mut command = crate::common::process::keyward(&database.url());
+    command.args([
+        "serve",
+        "--bind",
+        &format!("127.0.0.1:{port}"),
+        "--log-level",
+        "warn",
+    ]);
+    let server = ServeProcess::spawn_unwaited(command);
+
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never listened"
+        );
+        // Read first: if the port then answers, the handler was in place
+        // when it opened.
+        let caught = catches_sigterm(server.pid());
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            assert!(caught, "it listened before it caught SIGTERM");
+            break;
+        }
+        // No sleep: the old order left the port open without the handler
+        // for well under a millisecond.
+        tokio::task::yield_now().await;
     }
+    server.terminate();
+    let (exit, _) = tokio::task::spawn_blocking(move || server.wait_exit(Duration::from_secs(10)))
+        .await
+        .expect("wait")
+        .expect("exits");
+    // Killed by the signal, it would have no exit code.
+    assert_eq!(exit.code(), Some(0), "{exit}");
+}
+
+/// Whether process `pid` catches SIGTERM: bit 14 (signal 15) of the
+/// `SigCgt` mask in /proc/PID/status.
+fn catches_sigterm(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << 14) != 0)
 }
 
 /// During start-up a node is never ready before its migrations are done: it

@@ -150,6 +150,11 @@ impl ServeProcess {
         self.child.wait().expect("reaped");
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let sent = Command::new("kill")
