@@ -116,16 +116,7 @@ async fn a_shutdown_turns_readiness_off_before_it_stops_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_is_caught_before_the_server_listens() {
     let database = Database::new();
-    let port = port_no_other_server_takes();
-    let mut command = crate::common::process::keyward(&database.url());
-    command.args([
-        "serve",
-        "--bind",
-        &format!("127.0.0.1:{port}"),
-        "--log-level",
-        "warn",
-    ]);
-    let server = ServeProcess::spawn_unwaited(command);
+    let (server, port) = start_on_a_known_port(&database);
 
     let started = Instant::now();
     loop {
@@ -170,22 +161,13 @@ fn catches_sigterm(pid: u32) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_up_is_not_ready_until_migrations_are_done() {
     let database = Database::new();
-    let port = port_no_other_server_takes();
+    let (server, port) = start_on_a_known_port(&database);
     let base_url = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .timeout(Duration::from_secs(5))
         .build()
         .expect("client");
-    let mut command = crate::common::process::keyward(&database.url());
-    command.args([
-        "serve",
-        "--bind",
-        &format!("127.0.0.1:{port}"),
-        "--log-level",
-        "warn",
-    ]);
-    let server = ServeProcess::spawn_unwaited(command);
 
     let started = Instant::now();
     let mut refused = 0;
@@ -219,6 +201,21 @@ async fn start_up_is_not_ready_until_migrations_are_done() {
         String::from_utf8_lossy(&output.stderr)
     );
     server.terminate();
+}
+
+/// Starts `serve` on a port chosen beforehand, without waiting for it to
+/// listen: for tests that watch it start.
+fn start_on_a_known_port(database: &Database) -> (ServeProcess, u16) {
+    let port = port_no_other_server_takes();
+    let mut command = crate::common::process::keyward(&database.url());
+    command.args([
+        "serve",
+        "--bind",
+        &format!("127.0.0.1:{port}"),
+        "--log-level",
+        "warn",
+    ]);
+    (ServeProcess::spawn_unwaited(command), port)
 }
 
 /// A free port below Linux's ephemeral range (32768 and up), which every
