@@ -14,8 +14,8 @@
 //! - a process that missed changes starts a new load, and reads storage on
 //!   every miss until it is complete.
 
+use super::prehashed::BuildPrehashed;
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::RwLock;
 
 /// Above this many keys the index stays incomplete, and verifies of unknown
@@ -31,7 +31,7 @@ pub struct KeyIndex {
 
 #[derive(Debug, Default)]
 struct State {
-    fingerprints: HashSet<u64, BuildHasherDefault<Fingerprint>>,
+    fingerprints: HashSet<u64, BuildPrehashed>,
     /// Which load is current; a reset starts the next one.
     load: u64,
     complete: bool,
@@ -135,27 +135,6 @@ fn fingerprint(hash: &[u8; 32]) -> u64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&hash[..8]);
     u64::from_le_bytes(first)
-}
-
-/// The fingerprints are bytes of SHA-256 digests, evenly spread already:
-/// they hash to themselves.
-#[derive(Debug, Default)]
-struct Fingerprint(u64);
-
-impl Hasher for Fingerprint {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
 }
 
 #[cfg(test)]

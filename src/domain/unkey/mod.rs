@@ -13,6 +13,7 @@ pub mod key_cache;
 pub mod key_index;
 pub mod keys;
 pub mod permissions;
+pub mod prehashed;
 pub mod ratelimit;
 pub mod verify;
 

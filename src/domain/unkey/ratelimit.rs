@@ -1,12 +1,13 @@
 //! In-process rate limiting, exact on one node: per-key token buckets for
 //! verifyKey, and epoch-aligned fixed windows for `ratelimits.limit`.
 
+use super::prehashed::BuildPrehashed;
 use super::{Error, Result, RootKey, Unkey};
 use crate::domain::ids::new_id;
 use crate::storage::{BucketRow, KeyRatelimit};
 use sha2::Digest;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Mutex;
 
 /// Shards keep unrelated keys from contending on one lock.
@@ -234,31 +235,8 @@ struct Window {
 /// keep them. The hash keys are random per process, so no caller can aim
 /// for a collision.
 pub struct FixedWindows {
-    windows: Sharded<u128, Window, BuildHasherDefault<IdHasher>>,
+    windows: Sharded<u128, Window, BuildPrehashed>,
     id_hashers: [RandomState; 2],
-}
-
-/// Hashes a window's id, which is a keyed hash already, without hashing it
-/// again. Three SipHashes of it (the shard, then the map twice) were 1% of a
-/// ratelimits.limit request's instructions (callgrind, issue 13).
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write_u128(&mut self, id: u128) {
-        self.0 = (id as u64) ^ ((id >> 64) as u64);
-    }
-
-    /// Only a u128 is hashed here; any other bytes are folded in all the same.
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
-        }
-    }
 }
 
 impl FixedWindows {
