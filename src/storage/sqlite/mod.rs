@@ -12,6 +12,7 @@ mod changes;
 mod checkpoints;
 mod key_lookup;
 mod keys;
+mod page_cache;
 mod ratelimit_namespaces;
 mod root_keys;
 mod signing_key;
@@ -59,6 +60,8 @@ impl SqliteStorage {
     /// Opens (creating if missing) the SQLite database at `url` and brings its
     /// schema up to date.
     pub async fn open(url: &str) -> Result<SqliteStorage> {
+        // Before SQLite's first use, which fixes its page cache for good.
+        page_cache::install();
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
