@@ -171,8 +171,15 @@ fn read_until_closed(stream: &mut TcpStream, since: Instant) -> (String, Duratio
     let mut buffer = [0u8; 4096];
     loop {
         match stream.read(&mut buffer) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
             Ok(n) => received.extend_from_slice(&buffer[..n]),
+            // A read with a timeout is not restarted after a signal.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // Printed with the test's output should the timing fail.
+                println!("the read ended with {e} after {:?}", since.elapsed());
+                break;
+            }
         }
     }
     (

@@ -8,7 +8,7 @@
 //! renumbers its new pages parks one of them, for a moment, on the number of
 //! the lock page (1 GiB in), so on a database under 1 GiB every commit that
 //! split a page walked all of the writer's 8,000 cached pages, each a cache
-//! miss: 13% of the CPU under createKey load (perf), on the writer, which
+//! miss: 13% of the server's CPU under createKey load (perf), on the writer, which
 //! every write waits for.
 //!
 //! The wrapper remembers the largest page number a cache holds, not counting
