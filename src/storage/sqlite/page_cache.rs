@@ -26,7 +26,7 @@ const LOCK_BYTE: c_uint = 0x4000_0000;
 type Handle = *mut ffi::sqlite3_pcache;
 type Page = *mut ffi::sqlite3_pcache_page;
 
-/// pcache1's methods, which the wrapper's call.
+/// pcache1's methods, which the wrapper calls.
 struct Pcache1 {
     arg: *mut c_void,
     init: unsafe extern "C" fn(*mut c_void) -> c_int,
