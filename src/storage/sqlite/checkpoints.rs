@@ -139,7 +139,7 @@ impl Checkpointer {
     /// Copies what no reader still needs, then has the kernel start writing
     /// the copied pages to the disk, without waiting for them. The sync
     /// before a restart then finds little left to write: as one burst (18 ms
-    /// at the median, 62 at p90, every half second under createKey load),
+    /// at the median, 62 at p90, about five a second under createKey load),
     /// those writes held up the commits' own syncs of the log.
     fn copy_and_start_writeback(&self) -> Result<Option<Log>> {
         let log = self.copy()?;
