@@ -168,6 +168,7 @@ fn stderr_logger(level: slog::Level) -> slog::Logger {
 /// starts serving.
 pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
     let log = stderr_logger(slog::Level::from(&config.log_level));
+    crate::domain::sinch::signing::start_random_generator();
 
     let storage = Storage::open(&config.database_url)
         .await
