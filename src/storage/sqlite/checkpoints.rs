@@ -235,6 +235,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn under_steady_writes_the_log_starts_over_at_the_next_commit_and_loses_nothing() {
+        // Before SQLite's first use in the process (see `test_connection`).
+        super::super::page_cache::install();
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("db.sqlite");
         let options = SqliteConnectOptions::new()

@@ -147,6 +147,15 @@ impl Backend for SqliteStorage {
     }
 }
 
+/// For tests: a plain connection to `path`, opened after the page cache is
+/// installed. A process's first use of SQLite fixes its page cache, and the
+/// unit tests share one process.
+#[cfg(test)]
+fn test_connection(path: &std::path::Path) -> rusqlite::Connection {
+    page_cache::install();
+    rusqlite::Connection::open(path).expect("open")
+}
+
 /// Creates the database file readable and writable by its owner only
 /// (SQLite gives its `-wal` and `-shm` files the same mode), or, for a file
 /// that exists, returns a warning when others may read it.

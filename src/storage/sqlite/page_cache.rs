@@ -267,15 +267,65 @@ mod tests {
         assert!(cache.may_hold_from(1_001));
     }
 
-    /// Whatever cache is in place (tests share one process, so another test
-    /// may have started SQLite before this one could install the wrapper),
-    /// a connection reads back exactly what it committed, also after a
+    fn cache_bytes(db: &rusqlite::Connection) -> i32 {
+        let (mut current, mut highest) = (0, 0);
+        // SAFETY: an open connection, and two integers to write into.
+        let status = unsafe {
+            ffi::sqlite3_db_status(
+                db.handle(),
+                ffi::SQLITE_DBSTATUS_CACHE_USED,
+                &mut current,
+                &mut highest,
+                0,
+            )
+        };
+        assert_eq!(status, ffi::SQLITE_OK);
+        current
+    }
+
+    /// The one truncation a rollback journal needs from the cache: a
+    /// transaction that grew the database rolls back, and its pages past the
+    /// end leave the cache. A wrapper that never passed a truncation on
+    /// kept all of them (2,194,016 bytes against 13,664).
+    #[test]
+    fn a_rolled_back_growth_leaves_no_page_past_the_end_in_the_cache() {
+        assert!(
+            install(),
+            "SQLite was used before `install` in this process"
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = crate::storage::sqlite::test_connection(&dir.path().join("db.sqlite"));
+        db.execute_batch(
+            "PRAGMA journal_mode = DELETE; PRAGMA cache_size = -8192;
+             CREATE TABLE t (n INTEGER PRIMARY KEY, filler BLOB);
+             INSERT INTO t (filler) VALUES (randomblob(1000));",
+        )
+        .expect("schema");
+        let before = cache_bytes(&db);
+        db.execute_batch(
+            "BEGIN;
+             WITH RECURSIVE s (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 2000)
+             INSERT INTO t (filler) SELECT randomblob(1000) FROM s;",
+        )
+        .expect("grow");
+        assert!(
+            cache_bytes(&db) > before + 1_000_000,
+            "the growth is cached"
+        );
+        db.execute_batch("ROLLBACK").expect("rollback");
+        assert!(
+            cache_bytes(&db) <= before,
+            "{} bytes cached after the rollback, {before} before",
+            cache_bytes(&db)
+        );
+    }
+
+    /// A connection reads back exactly what it committed, also after a
     /// transaction that grew the database rolled back.
     #[test]
     fn a_connection_reads_what_it_committed_after_splits_and_a_rolled_back_growth() {
-        install();
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).expect("open");
+        let db = crate::storage::sqlite::test_connection(&dir.path().join("db.sqlite"));
         db.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA cache_size = -8192;
              CREATE TABLE t (n INTEGER PRIMARY KEY, h BLOB NOT NULL UNIQUE, filler BLOB);",

@@ -142,19 +142,20 @@ fn shared_memory_region(connection: &Connection) -> Option<NonNull<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::sqlite::test_connection;
 
     #[test]
     fn the_commit_mark_moves_with_commits_and_only_with_them() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("marks.db");
-        let writer = Connection::open(&path).expect("open");
+        let writer = test_connection(&path);
         writer
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
             .expect("schema");
-        let index = WalIndex::open(Connection::open(&path).expect("open")).expect("mapped");
+        let index = WalIndex::open(test_connection(&path)).expect("mapped");
         let before = index.commit_mark().expect("mark");
 
-        let reader = Connection::open(&path).expect("open");
+        let reader = test_connection(&path);
         let _: i64 = reader
             .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
             .expect("read");
@@ -176,10 +177,9 @@ mod tests {
     fn a_database_not_in_wal_mode_has_no_mark() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("rollback.db");
-        Connection::open(&path)
-            .expect("open")
+        test_connection(&path)
             .execute_batch("CREATE TABLE t (x INTEGER);")
             .expect("schema");
-        assert!(WalIndex::open(Connection::open(&path).expect("open")).is_none());
+        assert!(WalIndex::open(test_connection(&path)).is_none());
     }
 }
