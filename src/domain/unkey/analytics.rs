@@ -129,27 +129,25 @@ impl VerificationCounts {
 }
 
 /// Adds `delta` to a key's counts of `delta.day`, unless that needs a new
-/// counter and the tally is full.
+/// counter and the tally is full. A key already counted that day costs one
+/// lookup.
 fn add(pending: &mut Pending, workspace_id: &str, key_id: &str, delta: &DailyCounts) {
-    let full = pending.len >= MAX_PENDING;
     let keys = pending.by_day.entry(delta.day).or_default();
-    if !keys.contains_key(key_id) {
-        if full {
-            pending.dropped += 1;
-            return;
-        }
-        pending.len += 1;
-        let zero = DailyCounts {
-            day: delta.day,
-            ..Default::default()
-        };
-        keys.insert(key_id.to_string(), (workspace_id.to_string(), zero));
-    }
     if let Some((_, counts)) = keys.get_mut(key_id) {
         counts.success += delta.success;
         counts.rate_limited += delta.rate_limited;
         counts.usage_exceeded += delta.usage_exceeded;
+        return;
     }
+    if pending.len >= MAX_PENDING {
+        pending.dropped += 1;
+        return;
+    }
+    pending.len += 1;
+    keys.insert(
+        key_id.to_string(),
+        (workspace_id.to_string(), delta.clone()),
+    );
 }
 
 #[cfg(test)]
@@ -188,5 +186,22 @@ mod tests {
         assert_eq!(day(0, "k2").success, 1);
         assert_eq!(pending.by_day[&0]["k2"].0, "ws");
         assert_eq!(pending.len, 3);
+    }
+
+    #[test]
+    fn a_full_tally_drops_new_counters_and_still_adds_to_those_it_holds() {
+        let counts = VerificationCounts::default();
+        counts.record("ws", "k1", 10, Outcome::Success);
+        counts.pending().len = MAX_PENDING;
+        counts.record("ws", "k1", 20, Outcome::Success);
+        counts.record("ws", "k2", 30, Outcome::Success);
+        // Another day is another counter.
+        counts.record("ws", "k1", DAY_MS, Outcome::Success);
+        assert_eq!(counts.take_dropped(), 2);
+        let pending = counts.pending();
+        assert_eq!(pending.by_day[&0]["k1"].1.success, 2);
+        assert!(!pending.by_day[&0].contains_key("k2"));
+        assert!(pending.by_day.get(&DAY_MS).is_none_or(HashMap::is_empty));
+        assert_eq!(pending.len, MAX_PENDING);
     }
 }
