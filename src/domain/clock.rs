@@ -2,6 +2,9 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// A UTC day in milliseconds: counts, refills and their boundaries use it.
+pub const DAY_MS: i64 = 86_400_000;
+
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Milliseconds since the unix epoch, UTC.
     fn now_ms(&self) -> i64;

@@ -3,11 +3,11 @@
 //! sooner when it holds [`FLUSH_EARLY_AT`] counters, and shutdown writes the
 //! rest. The tally never holds more than [`MAX_PENDING`] counters.
 
+use crate::domain::clock::DAY_MS;
 use crate::storage::{CountsDelta, DailyCounts, Storage, StorageError};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-const DAY_MS: i64 = 86_400_000;
 /// Counters written per statement (and transaction): a few milliseconds of
 /// the writer at most.
 const FLUSH_CHUNK: usize = 1024;

@@ -21,7 +21,7 @@ pub use auth::RootKey;
 pub use error::{Error, Result};
 
 use crate::domain::cache::Cache;
-use crate::domain::clock::Clock;
+use crate::domain::clock::{Clock, DAY_MS};
 use crate::metrics::UnkeyMetrics;
 use crate::storage::{Change, RefillBoundaries, Storage};
 use chrono::{Datelike, TimeZone, Utc};
@@ -42,7 +42,6 @@ const API_CACHE_CAPACITY: usize = 10_000;
 /// keys, each count is an update of a random page of the counts table, so a
 /// one-second period wrote most pages every second.
 const COUNTS_FLUSH_SECS: u64 = 10;
-const DAY_MS: i64 = 86_400_000;
 /// How often windows that ended are deleted from a shared database.
 const SHARED_WINDOWS_PRUNE_SECS: u64 = 60;
 /// How many `ratelimits.limit` windows (and per-key buckets) are kept at

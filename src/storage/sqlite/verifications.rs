@@ -87,9 +87,8 @@ fn upsert_counts(chunk: &[CountsDelta]) -> QueryBuilder<Sqlite> {
 #[cfg(test)]
 mod tests {
     use super::MAX_ROWS_PER_STATEMENT;
+    use crate::domain::clock::DAY_MS;
     use crate::storage::{CountsDelta, DailyCounts, Storage};
-
-    const DAY_MS: i64 = 86_400_000;
 
     #[tokio::test]
     async fn a_batch_longer_than_one_statement_is_added_whole_or_not_at_all() {
