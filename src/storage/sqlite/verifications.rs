@@ -144,7 +144,13 @@ mod tests {
         // statement's rows go with it.
         let mut failing = batch.clone();
         failing.push(delta("key_missing", days));
-        assert!(storage.add_verification_counts(&failing).await.is_err());
+        let refused = storage.add_verification_counts(&failing).await;
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("FOREIGN KEY")),
+            "{refused:?}"
+        );
         assert!(counts().await.is_empty());
 
         storage.add_verification_counts(&batch).await.expect("add");
