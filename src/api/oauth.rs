@@ -206,7 +206,7 @@ fn read_form<F: serde::de::DeserializeOwned>(
             "the body must be {FORM}"
         )));
     }
-    let form = serde_urlencoded::from_bytes(body.as_bytes())
+    let form = serde_urlencoded::from_bytes(&body)
         .map_err(|e| OAuthError::invalid_request(format!("the form does not parse: {e}")))?;
     let basic = match crate::api::credentials::credential(rqctx) {
         Some(Credential::Basic { id, secret }) => Some((id, secret)),
