@@ -10,6 +10,10 @@ use serde::Serialize;
 
 pub const REQUEST_ID_HEADER: &str = "unkey-request-id";
 
+/// [`REQUEST_ID_HEADER`] parsed once: a header named by a `&str` is parsed
+/// again on every insert.
+static REQUEST_ID_NAME: http::HeaderName = http::HeaderName::from_static(REQUEST_ID_HEADER);
+
 /// An error answered on an Unkey route. The public `code` follows from the
 /// status, as in the spec's `Err*` schemas.
 #[derive(Debug)]
@@ -87,7 +91,7 @@ impl ApiError for Error {
     /// Every Unkey response names its request in `Unkey-Request-Id`.
     fn add_common_headers(request_id: &RequestId, headers: &mut HeaderMap) {
         if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
-            headers.insert(REQUEST_ID_HEADER, value);
+            headers.insert(REQUEST_ID_NAME.clone(), value);
         }
     }
 }
