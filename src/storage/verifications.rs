@@ -12,18 +12,18 @@ pub struct DailyCounts {
     pub usage_exceeded: i64,
 }
 
-/// Counts to add for one key and day.
+/// Counts to add for one key and day; the ids are the caller's.
 #[derive(Debug, Clone)]
-pub struct CountsDelta {
-    pub key_id: String,
-    pub workspace_id: String,
+pub struct CountsDelta<'a> {
+    pub key_id: &'a str,
+    pub workspace_id: &'a str,
     pub counts: DailyCounts,
 }
 
 #[async_trait]
 pub trait VerificationStore {
     /// Adds a batch of counts, in one transaction.
-    async fn add_verification_counts(&self, batch: &[CountsDelta]) -> Result<()>;
+    async fn add_verification_counts(&self, batch: &[CountsDelta<'_>]) -> Result<()>;
 
     /// Daily counts summed over `key_ids` of the workspace, for days in
     /// `[start, end]`, ordered by day.

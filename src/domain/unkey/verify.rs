@@ -139,8 +139,7 @@ impl Unkey {
             None => None,
         };
         if ratelimit.is_some_and(|decision| !decision.allowed) {
-            self.counts
-                .record(&cached.workspace_id, &cached.id, now, Outcome::RateLimited);
+            self.counts.record(&cached, now, Outcome::RateLimited);
             return Ok(Verification {
                 key: Some(cached),
                 denial: Some(Denial::RateLimited),
@@ -157,12 +156,7 @@ impl Unkey {
             {
                 Spend::Spent(left) => Some(left),
                 Spend::Exhausted => {
-                    self.counts.record(
-                        &cached.workspace_id,
-                        &cached.id,
-                        now,
-                        Outcome::UsageExceeded,
-                    );
+                    self.counts.record(&cached, now, Outcome::UsageExceeded);
                     return Ok(Verification {
                         key: Some(cached),
                         denial: Some(Denial::UsageExceeded),
@@ -174,8 +168,7 @@ impl Unkey {
         } else {
             None
         };
-        self.counts
-            .record(&cached.workspace_id, &cached.id, now, Outcome::Success);
+        self.counts.record(&cached, now, Outcome::Success);
         Ok(Verification {
             key: Some(cached),
             denial: None,

@@ -7,11 +7,11 @@ use async_trait::async_trait;
 
 #[async_trait]
 impl VerificationStore for PgStorage {
-    async fn add_verification_counts(&self, batch: &[CountsDelta]) -> Result<()> {
+    async fn add_verification_counts(&self, batch: &[CountsDelta<'_>]) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        let column = |f: fn(&CountsDelta) -> i64| batch.iter().map(f).collect::<Vec<i64>>();
+        let column = |f: fn(&CountsDelta<'_>) -> i64| batch.iter().map(f).collect::<Vec<i64>>();
         sqlx::query(
             "INSERT INTO verification_counts (key_id, day, workspace_id, success, rate_limited, usage_exceeded)
              SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[])
@@ -20,9 +20,9 @@ impl VerificationStore for PgStorage {
                 rate_limited = verification_counts.rate_limited + excluded.rate_limited,
                 usage_exceeded = verification_counts.usage_exceeded + excluded.usage_exceeded",
         )
-        .bind(batch.iter().map(|d| d.key_id.as_str()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|d| d.key_id).collect::<Vec<_>>())
         .bind(column(|d| d.counts.day))
-        .bind(batch.iter().map(|d| d.workspace_id.as_str()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|d| d.workspace_id).collect::<Vec<_>>())
         .bind(column(|d| d.counts.success))
         .bind(column(|d| d.counts.rate_limited))
         .bind(column(|d| d.counts.usage_exceeded))
