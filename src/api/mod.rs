@@ -441,6 +441,9 @@ impl<T: DeserializeOwned + Serialize + JsonSchema + RequestRules + Send + Sync +
             .await
             .map(Path::into_inner)
             .and_then(|params| {
+                if T::rules().takes_any_text() {
+                    return Ok(params);
+                }
                 let value = serde_json::to_value(&params)
                     .map_err(|e| HttpError::for_internal_error(format!("path parameters: {e}")))?;
                 T::rules().check(&value, Part::Path)?;

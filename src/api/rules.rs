@@ -200,12 +200,35 @@ impl Document {
     }
 }
 
+/// Whether `schema` is an object whose properties are all text with no rule
+/// but the type: only annotations beside it.
+fn any_text(schema: &Value) -> bool {
+    let only = |schema: &Value, allowed: &[&str]| {
+        schema
+            .as_object()
+            .is_some_and(|keys| keys.keys().all(|key| allowed.contains(&key.as_str())))
+    };
+    let annotations = ["type", "description", "title", "example"];
+    only(
+        schema,
+        &["type", "properties", "required", "description", "title"],
+    ) && schema["type"] == "object"
+        && schema["properties"].as_object().is_some_and(|properties| {
+            properties
+                .values()
+                .all(|property| only(property, &annotations) && property["type"] == "string")
+        })
+}
+
 /// The compiled schema of one request type.
 pub struct Rules {
     validator: Result<jsonschema::Validator<InPlace>, String>,
     /// Each parameter of a query or path schema: its JSON type (values
     /// arrive as text), and whether an empty value means "not given".
     parameters: BTreeMap<String, Parameter>,
+    /// Whether every property is text without a rule, so that any text
+    /// keeps the schema (see [`Rules::takes_any_text`]).
+    any_text: bool,
 }
 
 struct Parameter {
@@ -240,6 +263,7 @@ impl Rules {
                 return Rules {
                     validator: Err(e.clone()),
                     parameters: BTreeMap::new(),
+                    any_text: false,
                 };
             }
         };
@@ -251,7 +275,8 @@ impl Rules {
             .with_draft(jsonschema::Draft::Draft202012)
             .build(&root)
             .map_err(|e| format!("the request schema {name} does not compile: {e}"));
-        let properties = document.components["schemas"][name]["properties"].as_object();
+        let schema = &document.components["schemas"][name];
+        let properties = schema["properties"].as_object();
         let parameters = properties
             .into_iter()
             .flatten()
@@ -266,7 +291,15 @@ impl Rules {
         Rules {
             validator,
             parameters,
+            any_text: any_text(schema),
         }
+    }
+
+    /// Whether any object of text properties keeps the schema: path
+    /// parameters, which dropshot has read as text, then need no check
+    /// (writing them out as JSON to check was ~5% of a Sinch GET).
+    pub fn takes_any_text(&self) -> bool {
+        self.any_text
     }
 
     /// Whether the schema compiled: checked for every type at start-up.
@@ -410,5 +443,35 @@ fn describe(error: &jsonschema::ValidationError<'_>, part: Part) -> String {
         _ => error
             .masked_with(field_name(error.instance_path(), part))
             .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RequestRules, any_text};
+    use crate::generated::{sinch_access_keys, unkey};
+    use serde_json::json;
+
+    #[test]
+    fn only_text_without_rules_takes_any_text() {
+        let with = |property| json!({"type": "object", "properties": {"id": property}, "required": ["id"]});
+        assert!(any_text(&with(
+            json!({"type": "string", "description": "an id"})
+        )));
+        for ruled in [
+            json!({"type": "string", "minLength": 1}),
+            json!({"type": "string", "pattern": "^a"}),
+            json!({"type": "string", "format": "uuid"}),
+            json!({"type": "string", "enum": ["a"]}),
+            json!({"type": "integer"}),
+        ] {
+            assert!(!any_text(&with(ruled.clone())), "{ruled}");
+        }
+        assert!(!any_text(&json!({"type": "object"})));
+        // Sinch's path parameters are plain text; Unkey's api id is not empty.
+        assert!(
+            sinch_access_keys::types::AccessKeyServiceGetAccessKeyPath::rules().takes_any_text()
+        );
+        assert!(!unkey::types::GetApisApiIdKeysPath::rules().takes_any_text());
     }
 }
