@@ -188,6 +188,16 @@ impl Storage {
         }
         Ok(Storage(Arc::new(sqlite::SqliteStorage::open(url).await?)))
     }
+
+    /// For unit tests: a new SQLite database in a temporary directory,
+    /// which lives as long as the directory returned with it.
+    #[cfg(test)]
+    pub async fn scratch() -> (tempfile::TempDir, Storage) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("scratch.db").display());
+        let storage = Storage::open(&url).await.expect("storage");
+        (dir, storage)
+    }
 }
 
 impl std::ops::Deref for Storage {

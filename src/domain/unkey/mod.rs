@@ -362,9 +362,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_poisoned_disabled_set_fails_closed_until_it_is_read_again() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("k.db").display());
-        let storage = Storage::open(&url).await.expect("storage");
+        let (_dir, storage) = Storage::scratch().await;
         let clock = Arc::new(crate::domain::clock::ManualClock::new(0));
         let unkey = Unkey::new(storage.clone(), clock, 100, 100, UnkeyMetrics::default())
             .await

@@ -92,9 +92,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_longer_than_one_statement_is_added_whole_or_not_at_all() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("counts.db").display());
-        let storage = Storage::open(&url).await.expect("storage");
+        let (dir, storage) = Storage::scratch().await;
         let access_key = ("00000000-0000-4000-8000-000000000001".into(), "s".into());
         let seed = crate::domain::admin::seed_benchmark(
             &storage,
