@@ -33,7 +33,8 @@ pub const FLUSH_EARLY_AT: usize = 300_000;
 pub const MAX_PENDING: usize = 1_000_000;
 
 /// A counted key, by its id. It is the verify path's cached key itself: a
-/// new counter costs no copy of the ids (40 bytes a counter, not ~150).
+/// new counter costs no copy of the ids (a 40-byte entry, where two
+/// `String`s and the counts took 80 bytes plus two heap copies).
 #[derive(Clone)]
 struct Counted(Arc<CachedKey>);
 
@@ -59,7 +60,7 @@ impl Borrow<str> for Counted {
 
 /// Pending counts by day, then by key: a verify of a key already counted
 /// that day allocates nothing. The ids are keyward's own, so a fast hasher
-/// will do (SipHash was ~2% of a verify).
+/// will do (SipHash was ~50 ns of a hot verify's ~25 µs in perf).
 #[derive(Default)]
 struct Pending {
     by_day: FastMap<i64, FastMap<Counted, DailyCounts>>,
@@ -259,6 +260,11 @@ mod tests {
         assert!(!pending.by_day[&0].contains_key("k2"));
         assert!(pending.by_day.get(&DAY_MS).is_none_or(HashMap::is_empty));
         assert_eq!(pending.len, MAX_PENDING);
+    }
+
+    #[test]
+    fn a_counter_is_a_pointer_and_its_counts() {
+        assert_eq!(std::mem::size_of::<(Counted, DailyCounts)>(), 40);
     }
 
     #[test]
