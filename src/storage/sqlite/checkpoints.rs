@@ -187,6 +187,7 @@ fn write_back_paced(file: &std::fs::File, dirty: i64) {
 /// about `dirty` of its pages are dirty, spread over it at random (a
 /// checkpoint copies pages wherever the log's writes went): whole pages of
 /// 4 KiB, so that no page straddles two steps.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn write_back_step(length: u64, dirty: i64) -> u64 {
     let steps = u64::try_from(dirty / PAGES_PER_STEP).unwrap_or(0).max(1);
     length.div_ceil(steps).next_multiple_of(4096).max(4096)
