@@ -37,8 +37,9 @@ finally:
 
 slow = sum(d for d in durations if d > 0.002)
 # A write arriving at a random moment lands in a sync with a chance that
-# grows with the sync's length; it waits for the rest of it, then a sync of
-# its own.
+# grows with the sync's length (the loop is in a sync nearly all the time:
+# the write before it takes microseconds); it waits for the rest of it, then
+# a sync of its own.
 ends = list(itertools.accumulate(durations))
 rng = random.Random(1)
 waits = []

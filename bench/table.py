@@ -31,16 +31,19 @@ extra = f" {'vs liveness around it':>32} |" if checked else ""
 print(f"| {'scenario':<38} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} | {'vs liveness':>11} |{extra}")
 extra = f"{'-' * 34}|" if checked else ""
 print(f"|{'-' * 40}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 8}|{'-' * 13}|{extra}")
+marked = False
 for index, row in enumerate(rows):
     name, rps, p50, p99, errors = row[:5]
     local = ""
     first, then = before(row), after(index)
     if first is not None:
         around = [first] if then is None else [first, then]
-        mark = " *" if then is not None and abs(then / first - 1) > CHANGED else "  "
+        changed = then is not None and abs(then / first - 1) > CHANGED
+        marked |= changed
+        mark = " *" if changed else "  "
         span = " to ".join(f"{value:.0f}" for value in around)
         local = f"{float(rps) / (sum(around) / len(around)):.2f}{mark} ({span})"
     extra = f" {local:>32} |" if checked else ""
     print(f"| {name:<38} | {float(rps):>8.0f} | {float(p50):>7.2f} | {float(p99):>7.2f} | {errors:>6} | {float(rps) / liveness:>11.2f} |{extra}")
-if checked:
+if marked:
     print(f"\n* the liveness before and after the row differ by more than {CHANGED:.0%}: the machine changed speed during it")
